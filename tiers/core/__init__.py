@@ -1,0 +1,1 @@
+"""The small core of tiers: hookspecs, plugin manager, ruleset schema, engine."""

@@ -1,0 +1,130 @@
+"""Base classes for the three kinds of component: sources, policies and actions.
+
+A component class has a ``name`` (the ruleset ``type:``), a pydantic ``Config`` with
+``extra="forbid"``, and the methods below. It is built once per ruleset with its validated
+config and a :class:`Context`. Heavy libraries (ibis, pyarrow) are imported inside methods so
+that loading plugins stays cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from tiers.core.errors import Problem
+from tiers.core.windows import Window
+from tiers.core.yamlmap import LineMap, Loc, render_path
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+    from tiers.core.metrics import MetricSpec
+    from tiers.core.ruleset import Ruleset
+
+
+class ComponentConfig(BaseModel):
+    """Base for component configs: unknown keys are errors, so typos never pass silently."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass
+class Context:
+    """What a component knows about the ruleset it was declared in."""
+
+    ruleset: Ruleset
+    file: Path
+    loc: Loc
+    lines: LineMap
+    component_id: str = ""
+    requested_metrics: list[MetricSpec] = field(default_factory=list)
+
+    @property
+    def base_dir(self) -> Path:
+        """Relative paths in a ruleset are relative to the ruleset file."""
+        return self.file.parent
+
+    def resolve(self, path: str | Path) -> Path:
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else self.base_dir / p
+
+    def problem(self, message: str, *sub: str | int, hint: str | None = None) -> Problem:
+        """A :class:`Problem` located at this component's YAML path plus ``sub``."""
+        loc = (*self.loc, *sub)
+        return Problem(message, file=str(self.file), line=self.lines.line(loc),
+                       path=render_path(loc), hint=hint)
+
+    def metric(self, measure: str, window: Window | None = None) -> MetricSpec:
+        """Ask the engine for a per-customer metric; returns its spec (``spec.column``)."""
+        from tiers.core.metrics import resolve_metric
+
+        spec = resolve_metric(self.ruleset, measure, window)
+        if spec not in self.requested_metrics:
+            self.requested_metrics.append(spec)
+        return spec
+
+
+class Component:
+    name: ClassVar[str]
+    Config: ClassVar[type[BaseModel]] = ComponentConfig
+    description: ClassVar[str] = ""
+
+    def __init__(self, config: Any, context: Context):
+        self.config = config
+        self.context = context
+        self.id: str = context.component_id or self.name
+
+    def check(self) -> list[Problem]:
+        """Semantic checks beyond the Config schema (files exist, tier ids defined...)."""
+        return []
+
+
+class Source(Component):
+    """Loads one table (orders, customers, or any event table) for the engine."""
+
+    #: columns the table offers after mapping, for docs and validation
+    provides: ClassVar[Sequence[str]] = ()
+
+    def load(self, con: Any) -> ir.Table:
+        """Return the table as an Ibis table on the backend ``con``; no per-row Python."""
+        raise NotImplementedError
+
+
+class Policy(Component):
+    """Maps metrics to a candidate tier (``output = "tier"``) or to segment labels."""
+
+    output: ClassVar[Literal["tier", "segment"]] = "tier"
+    #: True when the policy evaluates a Python function per row (reported by `tiers plugins`)
+    row_wise: ClassVar[bool] = False
+
+    def metrics(self) -> list[MetricSpec]:
+        """The metrics this policy reads; requested through ``self.context.metric``."""
+        return []
+
+    def rank(self, table: ir.Table) -> ir.IntegerValue:
+        """Ladder index granted per customer (0 = lowest tier), NULL where it grants nothing."""
+        raise NotImplementedError
+
+    def segments(self, table: ir.Table) -> dict[str, ir.BooleanValue]:
+        """For segment policies: label -> condition per customer."""
+        raise NotImplementedError
+
+    def explain(self, row: dict[str, Any]) -> list[str]:
+        """Lines saying why this policy granted what it did for one customer's metrics."""
+        return []
+
+
+class Action(Component):
+    """Turns (customer, event) pairs into intents, then carries them out idempotently."""
+
+    def plan(self, evaluation: Any) -> Any:
+        """Return the intents for this run as a table; no side effects."""
+        raise NotImplementedError
+
+    def apply(self, intents: Any) -> Any:
+        """Carry out intents; must be safe to call again with the same intents."""
+        raise NotImplementedError

@@ -1,0 +1,204 @@
+"""Per-customer metrics, computed columnar in one aggregate pass per table.
+
+Definitions pinned here for every backend:
+- windows are half-open ``[start, end)``; nothing at or after as-of is ever counted;
+- ``spend`` is the net sum of amounts, so refunds (negative amounts) reduce it;
+- ``orders`` counts rows with a non-negative amount (a refund is not an order);
+- ``recency_days`` is whole days elapsed since the last order (floor), NULL with no order;
+- ``tenure_days`` is whole days since the first order or the signup date, whichever is earlier.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from tiers.core.windows import Window
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+    from tiers.core.ruleset import MetricDef, Ruleset
+
+# measure -> (depends on a window, value when the customer has no rows, description)
+ORDER_MEASURES: dict[str, tuple[bool, float | None, str]] = {
+    "spend": (True, 0, "net sum of order amounts in the window (refunds subtract)"),
+    "orders": (True, 0, "number of orders (non-negative amounts) in the window"),
+    "avg_order_value": (True, None, "spend / orders in the window"),
+    "max_order_value": (True, None, "largest single order amount in the window"),
+    "recency_days": (False, None, "whole days since the last order before as-of"),
+    "tenure_days": (False, None, "whole days since the first order or signup"),
+    "lifetime_spend": (False, 0, "net spend over all orders before as-of"),
+    "lifetime_orders": (False, 0, "orders before as-of"),
+}
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One metric column: a measure over a window, from the orders or a declared event table."""
+
+    column: str
+    measure: str
+    window: Window | None
+    table: str = "orders"
+    agg: str | None = None
+    source_column: str | None = None
+    time_column: str = "order_ts"
+    default: float | None = None
+
+
+class UnknownMetric(KeyError):
+    pass
+
+
+def available_metrics(ruleset: Ruleset) -> list[str]:
+    return [*ORDER_MEASURES, *(m.id for m in ruleset.metrics)]
+
+
+def resolve_metric(ruleset: Ruleset, measure: str, window: Window | None = None) -> MetricSpec:
+    """Name the column for ``measure`` over ``window`` (the ruleset's window by default)."""
+    declared = {m.id: m for m in ruleset.metrics}
+    if measure in declared:
+        return _declared_spec(ruleset, declared[measure], window)
+    if measure not in ORDER_MEASURES:
+        raise UnknownMetric(measure)
+    windowed, default, _ = ORDER_MEASURES[measure]
+    if not windowed:
+        return MetricSpec(measure, measure, None, default=default)
+    win = window or ruleset.window
+    column = measure if win == ruleset.window else f"{measure}_{win.key}"
+    return MetricSpec(column, measure, win, default=default)
+
+
+def _declared_spec(ruleset: Ruleset, m: MetricDef, window: Window | None) -> MetricSpec:
+    base = m.window or ruleset.window
+    win = window or base
+    column = m.id if win == base else f"{m.id}_{win.key}"
+    default = m.default if m.default is not None else (0 if m.agg in ("sum", "count") else None)
+    return MetricSpec(column, m.id, win, table=m.table, agg=m.agg, source_column=m.column,
+                      time_column=m.time_column, default=default)
+
+
+def default_metrics(ruleset: Ruleset) -> list[MetricSpec]:
+    """Metrics every run reports, whether or not a policy reads them."""
+    names = ["spend", "orders", "avg_order_value", "recency_days", "tenure_days"]
+    return [resolve_metric(ruleset, n) for n in names] + [
+        resolve_metric(ruleset, m.id) for m in ruleset.metrics
+    ]
+
+
+def in_window(ts: ir.TimestampValue, window: Window, as_of: dt.datetime) -> ir.BooleanValue:
+    start, end = window.bounds(as_of)
+    cond = ts < end
+    return cond if start is None else cond & (ts >= start)
+
+
+def whole_days_between(earlier: ir.TimestampValue, as_of: dt.datetime) -> ir.IntegerValue:
+    """floor((as_of - earlier) / 1 day), identical on DuckDB and Spark.
+
+    ``delta(unit="day")`` counts calendar boundaries on DuckDB but elapsed days on Spark, and
+    epoch seconds are fractional on DuckDB, so we compare whole seconds, rounding ``earlier`` up.
+    """
+    import ibis
+
+    secs = earlier.truncate("s")
+    ceil_secs = secs.epoch_seconds().cast("int64") + (earlier > secs).cast("int64")
+    as_of_secs = ibis.literal(as_of).epoch_seconds().cast("int64")
+    return ((as_of_secs - ceil_secs) // 86400).cast("int64")
+
+
+def _order_aggregates(orders: ir.Table, specs: list[MetricSpec], as_of: dt.datetime) -> dict:
+    purchase = orders.amount >= 0
+    aggs: dict[str, ir.Value] = {
+        "first_order_ts": orders.order_ts.min(),
+        "last_order_ts": orders.order_ts.max(where=purchase),
+    }
+    for spec in specs:
+        if spec.table != "orders" or spec.window is None:
+            continue
+        inw = in_window(orders.order_ts, spec.window, as_of)
+        count = orders.count(where=inw & purchase)
+        if spec.measure == "spend":
+            aggs[spec.column] = orders.amount.sum(where=inw)
+        elif spec.measure == "orders":
+            aggs[spec.column] = count
+        elif spec.measure == "avg_order_value":
+            aggs[spec.column] = orders.amount.sum(where=inw) / count.nullif(0)
+        elif spec.measure == "max_order_value":
+            aggs[spec.column] = orders.amount.max(where=inw)
+    aggs["lifetime_spend"] = orders.amount.sum()
+    aggs["lifetime_orders"] = orders.count(where=purchase)
+    return aggs
+
+
+def _event_aggregates(t: ir.Table, specs: list[MetricSpec], as_of: dt.datetime) -> dict:
+    aggs: dict[str, ir.Value] = {}
+    for spec in specs:
+        assert spec.window is not None
+        inw = in_window(t[spec.time_column], spec.window, as_of)
+        col = t[spec.source_column] if spec.source_column else None
+        if spec.agg == "count":
+            aggs[spec.column] = t.count(where=inw)
+        elif spec.agg == "count_distinct":
+            aggs[spec.column] = col.nunique(where=inw)
+        elif spec.agg == "avg":
+            aggs[spec.column] = col.mean(where=inw)
+        else:
+            aggs[spec.column] = getattr(col, spec.agg)(where=inw)
+    return aggs
+
+
+def attach(left: ir.Table, right: ir.Table) -> ir.Table:
+    """Left join on customer_id, keeping one key column."""
+    joined = left.left_join(right, "customer_id")
+    return joined.drop("customer_id_right") if "customer_id_right" in joined.columns else joined
+
+
+def customer_metrics(
+    tables: dict[str, ir.Table], specs: list[MetricSpec], as_of: dt.datetime
+) -> ir.Table:
+    """One row per customer known before as-of, with a column per requested metric."""
+    orders = tables["orders"]
+    orders = orders.filter(orders.order_ts < as_of)
+    ids = orders.select("customer_id").distinct()
+    customers = tables.get("customers")
+    if customers is not None:
+        if "signup_date" in customers.columns:
+            customers = customers.filter(
+                customers.signup_date.isnull() | (customers.signup_date.cast("timestamp") < as_of)
+            )
+        ids = ids.union(customers.select("customer_id"), distinct=True)
+
+    per_orders = orders.group_by("customer_id").aggregate(**_order_aggregates(orders, specs, as_of))
+    result = ids
+    if customers is not None:
+        result = attach(result, customers)
+    result = attach(result, per_orders)
+
+    by_table: dict[str, list[MetricSpec]] = {}
+    for spec in specs:
+        if spec.table != "orders":
+            by_table.setdefault(spec.table, []).append(spec)
+    for name, table_specs in sorted(by_table.items()):
+        t = tables[name]
+        time_col = table_specs[0].time_column
+        t = t.filter(t[time_col] < as_of)
+        result = attach(result, t.group_by("customer_id").aggregate(
+            **_event_aggregates(t, table_specs, as_of)))
+
+    first = result.first_order_ts
+    if customers is not None and "signup_date" in customers.columns:
+        import ibis
+
+        first = ibis.least(first, result.signup_date.cast("timestamp"))
+    derived = {
+        "recency_days": whole_days_between(result.last_order_ts, as_of),
+        "tenure_days": whole_days_between(first, as_of),
+    }
+    result = result.mutate(**derived)
+    fills = {s.column: result[s.column].fill_null(s.default)
+             for s in specs if s.default is not None}
+    fills["lifetime_spend"] = result.lifetime_spend.fill_null(0)
+    fills["lifetime_orders"] = result.lifetime_orders.fill_null(0)
+    return result.mutate(**fills)

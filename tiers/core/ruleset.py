@@ -1,0 +1,89 @@
+"""The ruleset structure (stage one of validation). Component options are checked in stage two
+by each plugin's own ``Config`` model; see :mod:`tiers.core.loader`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from tiers.core.windows import DEFAULT_WINDOW, Window
+
+IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
+HitPolicy = Literal["highest", "lowest", "all", "first"]
+Aggregate = Literal["sum", "count", "avg", "min", "max", "count_distinct"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TierDef(Strict):
+    """One rung of the ladder; tiers are listed from lowest to highest."""
+
+    id: str = Field(pattern=IDENTIFIER)
+    name: str | None = None
+    description: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.name or self.id
+
+
+class ComponentSpec(BaseModel):
+    """A ``type:`` plus options; the options are validated later by the plugin's Config."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(min_length=1)
+    id: str | None = Field(default=None, pattern=IDENTIFIER)
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class MetricDef(Strict):
+    """A per-customer aggregate over an event table, e.g. flights flown this calendar year."""
+
+    id: str = Field(pattern=IDENTIFIER)
+    table: str = Field(pattern=IDENTIFIER)
+    agg: Aggregate
+    column: str | None = None
+    time_column: str = "ts"
+    window: Window | None = None
+    default: float | None = None
+
+    @model_validator(mode="after")
+    def _column_needed(self) -> MetricDef:
+        if self.agg != "count" and self.column is None:
+            raise ValueError(f"agg `{self.agg}` needs `column`: the field to aggregate")
+        return self
+
+
+class Ruleset(Strict):
+    name: str = Field(min_length=1)
+    description: str = ""
+    currency: str | None = None
+    engine: str = "duckdb"
+    as_of: dt.date | None = Field(
+        default=None, description="fixed evaluation date for snapshots; default is today")
+    window: Window = DEFAULT_WINDOW
+    sources: dict[str, ComponentSpec]
+    metrics: list[MetricDef] = Field(default_factory=list)
+    tiers: list[TierDef] = Field(min_length=1)
+    policies: list[ComponentSpec] = Field(min_length=1)
+    combine: HitPolicy = "highest"
+    actions: list[ComponentSpec] = Field(default_factory=list)
+    state: str | None = None
+
+    @field_validator("sources")
+    @classmethod
+    def _orders_required(cls, value: dict[str, ComponentSpec]) -> dict[str, ComponentSpec]:
+        if "orders" not in value:
+            raise ValueError("an `orders` source is required (the table of orders to score)")
+        return value
+
+    def tier_ids(self) -> list[str]:
+        return [t.id for t in self.tiers]
