@@ -179,6 +179,9 @@ def load_ruleset(path: str | Path, *, registry: Registry | None = None, pm: Any 
         problems += validation_problems(exc, (), fname, lines, Ruleset, secret_locs)
         problems += _check_configs_only(data, fname, lines, registry, secret_locs)
         raise RulesetError(_sorted(problems)) from None
+    if problems:
+        # unset variables would only cause follow-on errors (a path of "" not found...)
+        raise RulesetError(_sorted(problems))
 
     content_hash = hashlib.sha256(file.read_bytes()).hexdigest()
     loaded = LoadedRuleset(model, file, lines, content_hash, registry, pm)

@@ -1,0 +1,115 @@
+"""The command line, through typer's runner and (for start-up cost) a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from tiers.cli import app, build_app
+
+from .conftest import REPO
+
+RETAIL = REPO / "rulesets" / "retail.yaml"
+
+
+@pytest.fixture(scope="module")
+def cli():
+    build_app()
+    runner = CliRunner()
+    return lambda *args: runner.invoke(app, [str(a) for a in args])
+
+
+def test_run_retail_sample_prints_the_tier_table(cli):
+    res = cli("run", RETAIL)
+    assert res.exit_code == 0, res.output
+    for name in ("普通会员", "高级会员", "VIP会员", "Share of spend"):
+        assert name in res.output
+    assert "as of 2026-11-21" in res.output
+
+
+def test_run_json_matches_out_file(cli, tmp_path):
+    out = tmp_path / "assignments.parquet"
+    res = cli("run", RETAIL, "--format", "json", "--out", out)
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.output)
+    table = pq.read_table(out)
+    assert summary["customers"] == table.num_rows > 1000
+    counts = {t["tier"]: t["customers"] for t in summary["tiers"]}
+    tiers = table.column("tier").to_pylist()
+    assert counts == {t: tiers.count(t) for t in ("normal", "senior", "vip")}
+    assert sum(t["customer_share"] for t in summary["tiers"]) == pytest.approx(1.0)
+    for column in ("customer_id", "tier", "spend", "orders", "recency_days", "tenure_days",
+                   "avg_order_value"):
+        assert column in table.column_names
+    # the ladder holds row by row
+    for spend, tier in zip(table.column("spend").to_pylist(), tiers, strict=True):
+        expected = "vip" if spend >= 5000 else "senior" if spend >= 1000 else "normal"
+        assert tier == expected
+
+
+def test_run_out_csv_has_one_row_per_customer(cli, tmp_path):
+    out = tmp_path / "a.csv"
+    res = cli("run", RETAIL, "--out", out)
+    assert res.exit_code == 0, res.output
+    lines = out.read_text(encoding="utf-8").splitlines()
+    ids = [line.split(",")[0] for line in lines[1:]]
+    assert len(ids) == len(set(ids)) == 4000
+
+
+def test_as_of_changes_the_evaluation(cli):
+    now = json.loads(cli("run", RETAIL, "--format", "json").output)
+    before = json.loads(cli("run", RETAIL, "--format", "json", "--as-of", "2025-06-30").output)
+    assert before["as_of"] == "2025-06-30"
+    assert before["customers"] < now["customers"]
+    assert before["tiers"] != now["tiers"]
+
+
+def test_bad_as_of_is_a_clear_error(cli):
+    res = cli("run", RETAIL, "--as-of", "30/06/2026")
+    assert res.exit_code != 0
+    assert "is not a date; use YYYY-MM-DD" in res.output
+
+
+def test_unsupported_out_type_writes_nothing(cli, tmp_path):
+    out = tmp_path / "a.xlsx"
+    res = cli("run", RETAIL, "--out", out)
+    assert res.exit_code != 0
+    assert "use .csv or .parquet" in res.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_validate_ok_and_failing(cli, make_ruleset):
+    ok = cli("validate", RETAIL)
+    assert ok.exit_code == 0 and "OK" in ok.output
+    bad = make_ruleset("name: x\nsources: {}\ntiers: []\npolicies: []\n")
+    res = cli("validate", bad)
+    assert res.exit_code == 2
+    assert "problems found" in res.output
+    assert f"{bad}:2: sources:" in res.output
+    assert "Traceback" not in res.output
+
+
+def test_plugins_lists_builtins(cli):
+    res = cli("plugins")
+    assert res.exit_code == 0
+    for name in ("csv", "spend", "frequency", "threshold", "built-in"):
+        assert name in res.output
+    listing = json.loads(cli("plugins", "--json").output)
+    by_name = {p["name"]: p for p in listing if "name" in p}
+    assert by_name["tiers.plugins.policies.spend"]["policies"] == ["spend", "threshold"]
+
+
+def test_help_does_not_import_the_engine():
+    code = ("import sys\nfrom tiers.cli import build_app\nbuild_app()\n"
+            "heavy = [m for m in ('ibis', 'duckdb', 'pyarrow', 'pandas') if m in sys.modules]\n"
+            "print(','.join(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+    help_out = subprocess.run([sys.executable, "-m", "tiers", "--help"], capture_output=True,
+                              text=True, check=True)
+    assert "run" in help_out.stdout and "validate" in help_out.stdout
