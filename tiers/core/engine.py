@@ -81,6 +81,21 @@ def combine(ranks: list[ir.IntegerValue], hit_policy: str) -> ir.IntegerValue:
     return merged.fill_null(0).cast("int8")
 
 
+def add_policy_columns(loaded: LoadedRuleset, tables: dict[str, ir.Table], table: ir.Table,
+                       as_of: dt.datetime) -> ir.Table:
+    """Join each policy's per-customer table, then add its output columns, in ruleset order."""
+    from tiers.core.metrics import attach
+
+    for policy in loaded.policies:
+        extra = policy.customer_table(tables, as_of)
+        if extra is not None:
+            table = attach(table, extra)
+        columns = policy.columns(table)
+        if columns:
+            table = table.mutate(**columns)
+    return table
+
+
 def evaluate(loaded: LoadedRuleset, as_of: Any = None, con: Any = None) -> Evaluation:
     import ibis
 
@@ -92,6 +107,7 @@ def evaluate(loaded: LoadedRuleset, as_of: Any = None, con: Any = None) -> Evalu
     for role, source in loaded.sources.items():
         tables[role] = source.load(con)
     table = customer_metrics(tables, loaded.metric_specs, instant)
+    table = add_policy_columns(loaded, tables, table, instant)
     policy_columns = {}
     for policy in loaded.policies:
         if policy.output == "tier":

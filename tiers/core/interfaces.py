@@ -8,6 +8,7 @@ that loading plugins stays cheap.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,6 +113,18 @@ class Policy(Component):
     def segments(self, table: ir.Table) -> dict[str, ir.BooleanValue]:
         """For segment policies: label -> condition per customer."""
         raise NotImplementedError
+
+    def customer_table(self, tables: dict[str, ir.Table], as_of: dt.datetime) -> ir.Table | None:
+        """Optional: a per-customer table (``customer_id`` plus columns) computed from the
+        source tables, e.g. a points balance from orders; the engine left-joins it onto the
+        metrics before :meth:`columns` and :meth:`rank`. None (the default) adds nothing."""
+        return None
+
+    def columns(self, table: ir.Table) -> dict[str, ir.Value]:
+        """Optional per-customer output columns (points balance, R/F/M scores...) as
+        expressions over the metrics table; the engine adds them before ranks are computed,
+        so :meth:`rank` and :meth:`segments` can read them."""
+        return {}
 
     def explain(self, row: dict[str, Any]) -> list[str]:
         """Lines saying why this policy granted what it did for one customer's metrics."""

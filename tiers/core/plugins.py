@@ -80,6 +80,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "tiers.plugins.sources.csv",
     "tiers.plugins.policies.spend",
     "tiers.plugins.policies.frequency",
+    "tiers.plugins.policies.expression",
 )
 
 
