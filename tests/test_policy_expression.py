@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from policytest import make_ruleset, segment_rows, tiers_of
 
+from tests.policytest import make_ruleset, segment_rows, tiers_of
 from tiers.core.errors import RulesetError
 from tiers.core.loader import load_ruleset
 
