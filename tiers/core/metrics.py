@@ -88,10 +88,34 @@ def default_metrics(ruleset: Ruleset) -> list[MetricSpec]:
     ]
 
 
-def in_window(ts: ir.TimestampValue, window: Window, as_of: dt.datetime) -> ir.BooleanValue:
+def in_window(ts: ir.TimestampValue, window: Window, as_of: dt.datetime,
+              row_start: ir.TimestampValue | None = None) -> ir.BooleanValue:
+    """``ts`` within ``window``; ``row_start`` is the per-customer start of windows such as
+    ``since_signup`` (NULL start = from the beginning)."""
     start, end = window.bounds(as_of)
     cond = ts < end
+    if window.per_customer and row_start is not None:
+        return cond & (row_start.isnull() | (ts >= row_start))
     return cond if start is None else cond & (ts >= start)
+
+
+SIGNUP_TS = "_signup_ts"
+
+
+def _with_signup(t: ir.Table, customers: ir.Table | None, specs: list[MetricSpec]) -> ir.Table:
+    """Add the customer's signup instant to each event row when a window starts there."""
+    if customers is None or "signup_date" not in customers.columns:
+        return t
+    if not any(s.window is not None and s.window.per_customer for s in specs):
+        return t
+    signups = customers.select(
+        customer_id=customers.customer_id,
+        **{SIGNUP_TS: customers.signup_date.cast("timestamp")}).distinct()
+    return attach(t, signups)
+
+
+def _row_start(t: ir.Table) -> ir.TimestampValue | None:
+    return t[SIGNUP_TS] if SIGNUP_TS in t.columns else None
 
 
 def whole_days_between(earlier: ir.TimestampValue, as_of: dt.datetime) -> ir.IntegerValue:
@@ -117,7 +141,7 @@ def _order_aggregates(orders: ir.Table, specs: list[MetricSpec], as_of: dt.datet
     for spec in specs:
         if spec.table != "orders" or spec.window is None:
             continue
-        inw = in_window(orders.order_ts, spec.window, as_of)
+        inw = in_window(orders.order_ts, spec.window, as_of, _row_start(orders))
         count = orders.count(where=inw & purchase)
         if spec.measure == "spend":
             aggs[spec.column] = orders.amount.sum(where=inw)
@@ -136,7 +160,7 @@ def _event_aggregates(t: ir.Table, specs: list[MetricSpec], as_of: dt.datetime) 
     aggs: dict[str, ir.Value] = {}
     for spec in specs:
         assert spec.window is not None
-        inw = in_window(t[spec.time_column], spec.window, as_of)
+        inw = in_window(t[spec.time_column], spec.window, as_of, _row_start(t))
         col = t[spec.source_column] if spec.source_column else None
         if spec.agg == "count":
             aggs[spec.column] = t.count(where=inw)
@@ -170,6 +194,7 @@ def customer_metrics(
             )
         ids = ids.union(customers.select("customer_id"), distinct=True)
 
+    orders = _with_signup(orders, customers, specs)
     per_orders = orders.group_by("customer_id").aggregate(**_order_aggregates(orders, specs, as_of))
     result = ids
     if customers is not None:
@@ -183,7 +208,7 @@ def customer_metrics(
     for name, table_specs in sorted(by_table.items()):
         t = tables[name]
         time_col = table_specs[0].time_column
-        t = t.filter(t[time_col] < as_of)
+        t = _with_signup(t.filter(t[time_col] < as_of), customers, table_specs)
         result = attach(result, t.group_by("customer_id").aggregate(
             **_event_aggregates(t, table_specs, as_of)))
 

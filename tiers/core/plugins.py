@@ -81,6 +81,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "tiers.plugins.policies.spend",
     "tiers.plugins.policies.frequency",
     "tiers.plugins.policies.expression",
+    "tiers.plugins.policies.bands",
 )
 
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-WindowKind = Literal["rolling", "calendar_year", "quarter", "month", "all_time"]
+WindowKind = Literal["rolling", "calendar_year", "quarter", "month", "all_time", "since_signup"]
 
 
 class Window(BaseModel):
@@ -16,6 +16,8 @@ class Window(BaseModel):
     ``rolling`` covers the ``days`` before as-of. ``calendar_year``, ``quarter`` and ``month``
     cover the period holding the last evaluated day, from its start up to as-of; ``offset: -1``
     selects the whole period before that one. ``all_time`` covers everything before as-of.
+    ``since_signup`` starts at each customer's own ``signup_date`` (a per-customer start, see
+    :attr:`per_customer`); a customer without a signup date is counted from the beginning.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -30,7 +32,7 @@ class Window(BaseModel):
             raise ValueError("a rolling window needs `days`, e.g. {kind: rolling, days: 365}")
         if self.kind != "rolling" and self.days is not None:
             raise ValueError(f"`days` only applies to rolling windows, not {self.kind}")
-        if self.kind in ("rolling", "all_time") and self.offset:
+        if self.kind in ("rolling", "all_time", "since_signup") and self.offset:
             raise ValueError(f"`offset` only applies to calendar periods, not {self.kind}")
         return self
 
@@ -39,14 +41,21 @@ class Window(BaseModel):
         """A short stable name used to suffix metric columns."""
         if self.kind == "rolling":
             return f"{self.days}d"
-        base = {"calendar_year": "year", "quarter": "quarter", "month": "month"}.get(
+        base = {"calendar_year": "year", "quarter": "quarter", "month": "month",
+                "since_signup": "signup"}.get(
             self.kind, self.kind
         )
         return f"{base}{self.offset}" if self.offset else base
 
+    @property
+    def per_customer(self) -> bool:
+        """True when the start differs per customer (the engine supplies it)."""
+        return self.kind == "since_signup"
+
     def bounds(self, as_of: dt.datetime) -> tuple[dt.datetime | None, dt.datetime]:
-        """Return ``(start, end)`` for this window; ``start`` is None when unbounded."""
-        if self.kind == "all_time":
+        """Return ``(start, end)`` for this window; ``start`` is None when unbounded or when
+        it is per customer."""
+        if self.kind in ("all_time", "since_signup"):
             return None, as_of
         if self.kind == "rolling":
             assert self.days is not None
