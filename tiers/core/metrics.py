@@ -148,7 +148,8 @@ def _order_aggregates(orders: ir.Table, specs: list[MetricSpec], as_of: dt.datet
         elif spec.measure == "orders":
             aggs[spec.column] = count
         elif spec.measure == "avg_order_value":
-            aggs[spec.column] = orders.amount.sum(where=inw) / count.nullif(0)
+            # in float64 on every backend: Spark divides decimals in decimal(38, 12) arithmetic
+            aggs[spec.column] = orders.amount.sum(where=inw).cast("float64") / count.nullif(0)
         elif spec.measure == "max_order_value":
             aggs[spec.column] = orders.amount.max(where=inw)
     aggs["lifetime_spend"] = orders.amount.sum()

@@ -12,6 +12,7 @@ from pydantic import Field
 from tiers.core.errors import DataError, Problem, did_you_mean
 from tiers.core.hookspecs import hookimpl
 from tiers.core.interfaces import ComponentConfig, Source
+from tiers.core.readers import read_csv
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -86,9 +87,8 @@ class CsvSource(Source):
     def load(self, con: Any) -> ir.Table:
         files = self.files()
         try:
-            table = con.read_csv(files if len(files) > 1 else files[0],
-                                 table_name=f"src_{self.role}", delim=self.config.delimiter,
-                                 header=True)
+            table = read_csv(con, files if len(files) > 1 else files[0],
+                             table_name=f"src_{self.role}", delimiter=self.config.delimiter)
         except Exception as exc:
             raise DataError(f"{self.config.path}: could not read CSV ({exc}). "
                             "Check the delimiter and that the file is CSV text.") from None
