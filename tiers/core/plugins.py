@@ -82,6 +82,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "tiers.plugins.policies.frequency",
     "tiers.plugins.policies.expression",
     "tiers.plugins.policies.bands",
+    "tiers.commands.diff",
 )
 
 

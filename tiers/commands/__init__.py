@@ -1,0 +1,1 @@
+"""Commands added to the ``tiers`` CLI through the ``register_commands`` hook."""
