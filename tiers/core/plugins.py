@@ -83,6 +83,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "tiers.plugins.policies.expression",
     "tiers.plugins.policies.bands",
     "tiers.commands.diff",
+    "tiers.commands.backtest",
 )
 
 
