@@ -50,13 +50,19 @@ class Context:
         return self.file.parent
 
     def resolve(self, path: str | Path) -> Path:
+        """A path from this component's options, relative to the file that wrote it (with
+        ``extends:``, a base ruleset's paths stay relative to the base)."""
         p = Path(path).expanduser()
-        return p if p.is_absolute() else self.base_dir / p
+        if p.is_absolute():
+            return p
+        wrote = self.lines.file_of_value(self.loc, str(path), str(self.file))
+        return Path(wrote).parent / p
 
     def problem(self, message: str, *sub: str | int, hint: str | None = None) -> Problem:
         """A :class:`Problem` located at this component's YAML path plus ``sub``."""
         loc = (*self.loc, *sub)
-        return Problem(message, file=str(self.file), line=self.lines.line(loc),
+        return Problem(message, file=self.lines.file(loc, str(self.file)),
+                       line=self.lines.line(loc),
                        path=render_path(loc), hint=hint)
 
     def metric(self, measure: str, window: Window | None = None) -> MetricSpec:

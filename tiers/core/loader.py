@@ -13,11 +13,13 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from tiers.core.errors import Problem, RulesetError, did_you_mean
+from tiers.core.extends import load_ruleset_data
 from tiers.core.interfaces import Action, Component, Context, Policy, Source
 from tiers.core.metrics import MetricSpec, UnknownMetric, available_metrics, default_metrics
 from tiers.core.plugins import Registry, get_plugin_manager
 from tiers.core.ruleset import Ruleset
-from tiers.core.yamlmap import LineMap, Loc, load_yaml, render_path
+from tiers.core.semantics import check_semantics
+from tiers.core.yamlmap import LineMap, Loc, render_path
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 ENGINES = ("duckdb", "pyspark")
@@ -58,7 +60,7 @@ def _substitute_env(data: Any, loc: Loc, secret_locs: set[Loc], problems: list[P
             value = os.environ.get(m.group(1))
             if value is None:
                 problems.append(Problem(
-                    f"environment variable {m.group(1)} is not set", file=file,
+                    f"environment variable {m.group(1)} is not set", file=lines.file(loc, file),
                     line=lines.line(loc), path=render_path(loc),
                     hint=f"export {m.group(1)}=... before running tiers"))
                 return ""
@@ -98,8 +100,8 @@ def validation_problems(exc: ValidationError, prefix: Loc, file: str, lines: Lin
             if loc not in secret_locs and "input" in err and not isinstance(err["input"], dict):
                 msg += f" (got {err['input']!r})"
             hint = f"change the value of `{render_path(loc)}`"
-        problems.append(Problem(msg, file=file, line=lines.line(loc), path=render_path(loc),
-                                hint=hint))
+        problems.append(Problem(msg, file=lines.file(loc, file), line=lines.line(loc),
+                                path=render_path(loc), hint=hint))
     return problems
 
 
@@ -110,14 +112,15 @@ def _component_class(kind: str, spec_type: str, loc: Loc, file: str, lines: Line
                      registry: Registry) -> tuple[type[Component] | None, list[Problem]]:
     clash = registry.clash_message(kind, spec_type)
     if clash:
-        return None, [Problem(clash, file=file, line=lines.line((*loc, "type")),
+        return None, [Problem(clash, file=lines.file(loc, file), line=lines.line((*loc, "type")),
                               path=render_path((*loc, "type")),
                               hint="uninstall one of the distributions")]
     cls = registry.get(kind, spec_type)
     if cls is None:
         known = registry.names(kind)
         return None, [Problem(
-            f"unknown {kind} type {spec_type!r}", file=file, line=lines.line((*loc, "type")),
+            f"unknown {kind} type {spec_type!r}", file=lines.file((*loc, "type"), file),
+            line=lines.line((*loc, "type")),
             path=render_path((*loc, "type")),
             hint=f"{did_you_mean(spec_type, known)}known {kind} types: {', '.join(known)}. "
                  "Run `tiers plugins` to see installed plugins, or install the one providing it")]
@@ -161,7 +164,7 @@ def load_ruleset(path: str | Path, *, registry: Registry | None = None, pm: Any 
     """Validate ``path`` and build its components; raises :class:`RulesetError` with all
     problems found."""
     file = Path(path)
-    data, lines = load_yaml(file)
+    data, lines, files = load_ruleset_data(file)
     fname = str(file)
     if not isinstance(data, dict):
         raise RulesetError([Problem(
@@ -183,7 +186,10 @@ def load_ruleset(path: str | Path, *, registry: Registry | None = None, pm: Any 
         # unset variables would only cause follow-on errors (a path of "" not found...)
         raise RulesetError(_sorted(problems))
 
-    content_hash = hashlib.sha256(file.read_bytes()).hexdigest()
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(f.read_bytes())
+    content_hash = digest.hexdigest()
     loaded = LoadedRuleset(model, file, lines, content_hash, registry, pm)
     problems += _check_structure(model, fname, lines)
 
@@ -206,7 +212,8 @@ def load_ruleset(path: str | Path, *, registry: Registry | None = None, pm: Any 
         if kind != "source":
             if cid in seen_ids:
                 problems.append(Problem(
-                    f"duplicate id {cid!r} (also at {render_path(seen_ids[cid])})", file=fname,
+                    f"duplicate id {cid!r} (also at {render_path(seen_ids[cid])})",
+                    file=lines.file(loc, fname),
                     line=lines.line(loc), path=render_path(loc),
                     hint="give each policy and action a distinct `id:`"))
             seen_ids[cid] = loc
@@ -219,6 +226,9 @@ def load_ruleset(path: str | Path, *, registry: Registry | None = None, pm: Any 
         built.append((kind, loc, component))
 
     specs_seen: list[MetricSpec] = list(default_metrics(model))
+    found, wanted_by_tiers = check_semantics(model, fname, lines)
+    problems += found
+    specs_seen += [s for s in wanted_by_tiers if s not in specs_seen]
     for kind, loc, component in built:
         if kind == "source":
             loaded.sources[str(loc[1])] = component  # type: ignore[assignment]
@@ -246,8 +256,8 @@ def _check_structure(model: Ruleset, file: str, lines: LineMap) -> list[Problem]
     problems = []
 
     def at(loc: Loc, msg: str, hint: str) -> None:
-        problems.append(Problem(msg, file=file, line=lines.line(loc), path=render_path(loc),
-                                hint=hint))
+        problems.append(Problem(msg, file=lines.file(loc, file), line=lines.line(loc),
+                                path=render_path(loc), hint=hint))
 
     seen: set[str] = set()
     for i, tier in enumerate(model.tiers):

@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from tiers.core.events import EventsConfig
+from tiers.core.retention import Retention
 from tiers.core.windows import DEFAULT_WINDOW, Window
 
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -25,6 +27,11 @@ class TierDef(Strict):
     id: str = Field(pattern=IDENTIFIER)
     name: str | None = None
     description: str = ""
+    qualify: str | None = Field(
+        default=None, description="condition to enter this tier, e.g. "
+                                  "`spend >= 5000 or segments >= 30`")
+    maintain: str | None = Field(
+        default=None, description="condition to keep this tier once held (maintenance)")
 
     @property
     def label(self) -> str:
@@ -73,10 +80,21 @@ class Ruleset(Strict):
     sources: dict[str, ComponentSpec]
     metrics: list[MetricDef] = Field(default_factory=list)
     tiers: list[TierDef] = Field(min_length=1)
-    policies: list[ComponentSpec] = Field(min_length=1)
+    policies: list[ComponentSpec] = Field(default_factory=list)
     combine: HitPolicy = "highest"
+    retention: Retention = Field(default_factory=Retention)
+    overrides: str | None = Field(
+        default=None, description="CSV of pinned tiers: customer_id,tier,until,reason")
+    events: EventsConfig = Field(default_factory=EventsConfig)
     actions: list[ComponentSpec] = Field(default_factory=list)
     state: str | None = None
+
+    @model_validator(mode="after")
+    def _something_grants_tiers(self) -> Ruleset:
+        if not self.policies and not any(t.qualify for t in self.tiers):
+            raise ValueError("nothing assigns tiers: add `policies:` or a `qualify:` "
+                             "condition to a tier")
+        return self
 
     @field_validator("sources")
     @classmethod

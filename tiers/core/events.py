@@ -1,0 +1,104 @@
+"""Events: what happened to each customer in this evaluation, as one long lazy table
+(customer_id, event, detail) that actions read.
+
+- ``entered`` / ``upgraded`` / ``downgraded`` / ``retained``: one per customer and run; detail
+  is the tier id held after this run.
+- ``at_risk``: the customer would hold a lower tier at an evaluation ``within_days`` from now if
+  their metrics stayed as they are (or were ``margin`` lower, for the metrics that accumulate:
+  spend, orders, declared sum/count metrics). It takes holds, grace days, maintenance
+  conditions, soft landing and pins into account. Detail: the tier at risk.
+- ``segment_entered`` / ``segment_left``: a label gained or lost since the previous run (on a
+  first run every label held is "entered"). Detail: the label.
+- ``birthday``: the customer's birthday falls in ``[as-of day, as-of day + days)``, where the
+  as-of day is the day the run stands on (a run ``--as-of 2026-11-21`` with ``days: 1`` greets
+  birthdays on 21 November). 29 February birthdays fall on 28 February in other years. Needs a
+  ``birthday`` date column on the customers table. Detail: the date, ``YYYY-MM-DD``.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+EVENT_NAMES = ("entered", "upgraded", "downgraded", "retained", "at_risk", "segment_entered",
+               "segment_left", "birthday")
+
+
+class AtRisk(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    within_days: int = Field(default=30, ge=0, description="how far ahead to look")
+    margin: float = Field(default=0.0, ge=0, lt=1,
+                          description="also at risk when metrics this fraction lower would "
+                                      "lose the tier, e.g. 0.1 = within 10%")
+
+
+class Birthday(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    days: int = Field(default=1, ge=1, le=365,
+                      description="birthdays from the as-of day over this many days")
+
+
+class EventsConfig(BaseModel):
+    """The ruleset's ``events:`` section."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    at_risk: AtRisk = Field(default_factory=AtRisk)
+    birthday: Birthday = Field(default_factory=Birthday)
+
+
+def birthday_in_range(birthday: ir.DateValue, as_of: dt.datetime,
+                      days: int) -> ir.DateValue:
+    """The anniversary date within [as-of day, + days), NULL when none."""
+    import ibis
+
+    start = as_of.date()
+    end = start + dt.timedelta(days=days)
+    month, day = birthday.month(), birthday.day()
+    branches = []
+    for year in sorted({start.year, (end - dt.timedelta(days=1)).year}):
+        if calendar.isleap(year):
+            d = day
+        else:
+            d = ibis.ifelse((month == 2) & (day == 29), 28, day)
+        anniversary = ibis.date(year, month, d)
+        branches.append(((anniversary >= start) & (anniversary < end), anniversary))
+    return ibis.cases(*branches, else_=ibis.null("date"))
+
+
+def _rows(t: ir.Table, event: str | ir.StringValue, detail: ir.Value) -> ir.Table:
+    import ibis
+
+    ev = ibis.literal(event) if isinstance(event, str) else event
+    return t.select(customer_id=t.customer_id, event=ev.cast("string"),
+                    detail=detail.cast("string"))
+
+
+def events_table(table: ir.Table, config: EventsConfig, as_of: dt.datetime) -> ir.Table:
+    """The long events table from the evaluated per-customer table."""
+    from tiers.core.segments import added
+
+    parts = [_rows(table, table.tier_event, table.tier)]
+    risky = table.filter(table.at_risk)
+    parts.append(_rows(risky, "at_risk", risky.tier))
+    for event, now, before in (("segment_entered", "segments", "prev_segments"),
+                               ("segment_left", "prev_segments", "segments")):
+        # a NULL `now` (no previous state) yields no rows: nothing was left
+        diff = table.select("customer_id", label=added(table[now], table[before]).unnest())
+        parts.append(_rows(diff, event, diff.label))
+    if "birthday" in table.columns and table.birthday.type().is_date():
+        days = birthday_in_range(table.birthday, as_of, config.birthday.days)
+        b = table.mutate(_bday=days).filter(lambda t: t._bday.notnull())
+        parts.append(_rows(b, "birthday", b._bday))
+    out = parts[0]
+    for part in parts[1:]:
+        out = out.union(part, distinct=False)
+    return out
