@@ -212,7 +212,8 @@ def with_at_risk(loaded: LoadedRuleset, table: ir.Table, instant: dt.datetime) -
     later = instant + dt.timedelta(days=cfg.within_days)
     scaled_columns = [
         s.column for s in loaded.metric_specs
-        if (s.measure in ("spend", "orders") or s.agg in ACCUMULATING) and s.column in table.columns]
+        if (s.measure in ("spend", "orders") or s.agg in ACCUMULATING)
+        and s.column in table.columns]
     scale = bool(cfg.margin and scaled_columns)
     if scale:
         # policies read metrics by column name: scale them in place, restore them after

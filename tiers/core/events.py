@@ -65,10 +65,9 @@ def birthday_in_range(birthday: ir.DateValue, as_of: dt.datetime,
     month, day = birthday.month(), birthday.day()
     branches = []
     for year in sorted({start.year, (end - dt.timedelta(days=1)).year}):
-        if calendar.isleap(year):
-            d = day
-        else:
-            d = ibis.ifelse((month == 2) & (day == 29), 28, day)
+        # 29 February is celebrated on the 28th in common years
+        leap_day = (month == 2) & (day == 29)
+        d = day if calendar.isleap(year) else ibis.ifelse(leap_day, 28, day)
         anniversary = ibis.date(year, month, d)
         branches.append(((anniversary >= start) & (anniversary < end), anniversary))
     return ibis.cases(*branches, else_=ibis.null("date"))

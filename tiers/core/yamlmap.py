@@ -29,7 +29,7 @@ class LineMap:
             if loc in table:
                 return table[loc]
             loc = loc[:-1]
-        return table.get((), None)
+        return table.get(())
 
     def line(self, loc: Loc) -> int | None:
         return self._nearest(loc, self._lines)
