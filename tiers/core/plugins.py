@@ -84,6 +84,8 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "tiers.plugins.policies.bands",
     "tiers.commands.diff",
     "tiers.commands.backtest",
+    "tiers.plugins.policies.points",
+    "tiers.plugins.policies.rfm",
 )
 
 
