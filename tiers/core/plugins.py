@@ -86,6 +86,8 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "tiers.commands.backtest",
     "tiers.plugins.policies.points",
     "tiers.plugins.policies.rfm",
+    "tiers.plugins.policies.lifecycle",
+    "tiers.plugins.policies.score",
 )
 
 
