@@ -164,9 +164,14 @@ def _with_previous(cur: pa.Table, prev: pa.Table | None) -> pa.Table:
         for name, arr in extra.items():
             cur = cur.append_column(name, arr)
         return cur
-    p = prev.select(["customer_id", "tier", "tier_rank", "since"]).rename_columns(
-        ["customer_id", "c_prev_tier", "c_prev_rank", "c_prev_since"])
-    return cur.join(p, "customer_id", join_type="left outer")
+    import pyarrow.compute as pc
+
+    # a lookup by position, not a pyarrow join: joins refuse list columns such as segments
+    idx = pc.index_in(cur["customer_id"], value_set=prev["customer_id"])
+    for src, dst in (("tier", "c_prev_tier"), ("tier_rank", "c_prev_rank"),
+                     ("since", "c_prev_since")):
+        cur = cur.append_column(dst, pc.take(prev[src], idx))
+    return cur
 
 
 def period_figures(cur: pa.Table, as_of: dt.datetime, loaded: LoadedRuleset,
