@@ -84,6 +84,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "tiers.plugins.policies.bands",
     "tiers.commands.diff",
     "tiers.commands.backtest",
+    "tiers.commands.explain",
     "tiers.plugins.policies.points",
     "tiers.plugins.policies.rfm",
     "tiers.plugins.policies.lifecycle",
