@@ -79,16 +79,18 @@ def combine(ranks: list[ir.IntegerValue], hit_policy: str) -> ir.IntegerValue:
     """
     import ibis
 
-    if hit_policy == "highest":
+    if hit_policy not in ("highest", "lowest", "all", "first"):
+        raise TiersError(f"unknown hit policy {hit_policy!r}")
+    if len(ranks) == 1:  # Spark's GREATEST/LEAST refuse a single argument
+        merged = ranks[0]
+    elif hit_policy == "highest":
         merged = ibis.greatest(*ranks)  # NULLs are skipped on every backend
     elif hit_policy == "lowest":
         merged = ibis.least(*ranks)  # NULLs skipped: only granting candidates count
     elif hit_policy == "all":
         merged = ibis.least(*[r.fill_null(0) for r in ranks])
-    elif hit_policy == "first":
-        merged = ibis.coalesce(*ranks)
     else:
-        raise TiersError(f"unknown hit policy {hit_policy!r}")
+        merged = ibis.coalesce(*ranks)
     return merged.fill_null(0).cast("int8")
 
 
