@@ -1,0 +1,235 @@
+"""Benchmark `tiers run` against hand-written DuckDB SQL and a pandas script, on the same file.
+
+    python benchmarks/run.py                   # 100k, 1M and 10M orders (generated if missing)
+    python benchmarks/run.py 100M --no-pandas  # the out-of-core size
+    python benchmarks/run.py 1M --spark        # also `tiers run --engine pyspark`
+
+Each contender is its own process, timed from start to exit, with its peak resident memory
+(``wait4`` rusage). The tier counts of all contenders must be identical, or the script fails.
+Figures are printed and written to docs/performance.md between the ``bench:scale`` markers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+DATA = ROOT / "bench-data"
+DOC = ROOT / "docs" / "performance.md"
+SECTION = "scale"
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Measured:
+    name: str
+    wall: float
+    peak_mb: float
+    counts: dict[str, int]
+
+
+def timed(name: str, cmd: list[str], env: dict[str, str] | None = None) -> Measured:
+    """Run ``cmd``; wall time from spawn to exit, peak RSS of the process (and children)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=ROOT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(), err.read().decode()
+    if proc.returncode != 0:
+        raise SystemExit(f"{name} failed ({proc.returncode}):\n{stderr[-3000:]}")
+    return Measured(name, wall, usage.ru_maxrss / 1024, parse_counts(stdout))
+
+
+def parse_counts(stdout: str) -> dict[str, int]:
+    data = json.loads(stdout[stdout.index("{"):])
+    if "tiers" in data:  # `tiers run --format json`
+        return {t["tier"]: t["customers"] for t in data["tiers"] if t["customers"]}
+    return {k: v for k, v in data.items() if v}
+
+
+def tiers_env() -> tuple[str, dict[str, str]]:
+    """The Parquet source type to use, and the environment that makes it available.
+
+    Uses the built-in ``parquet`` source when tiers has one; otherwise registers
+    ``benchmarks/parquet_plugin.py`` the way an installed plugin is: a ``tiers`` entry point.
+    """
+    env = dict(os.environ)
+    probe = subprocess.run([str(BIN / "tiers"), "plugins", "--json"], capture_output=True,
+                           text=True, check=True, env=env)
+    sources = {s for p in json.loads(probe.stdout) for s in p.get("sources", [])}
+    if "parquet" in sources:
+        return "parquet", env
+    dist = Path(tempfile.mkdtemp(prefix="tiers-bench-plugin-"))
+    info = dist / "tiers_bench_parquet-0.0.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: tiers-bench-parquet\nVersion: 0.0.0\n")
+    (info / "entry_points.txt").write_text("[tiers]\nbench_parquet = parquet_plugin\n")
+    env["PYTHONPATH"] = os.pathsep.join([str(dist), str(HERE), env.get("PYTHONPATH", "")])
+    return "bench_parquet", env
+
+
+def dry_run_flag() -> list[str]:
+    help_text = subprocess.run([str(BIN / "tiers"), "run", "--help"], capture_output=True,
+                               text=True, check=True).stdout
+    return ["--dry-run"] if "--dry-run" in help_text else []
+
+
+def ensure_data(size: str) -> Path:
+    path = DATA / f"orders_{size}.parquet"
+    if not path.exists():
+        subprocess.run([sys.executable, str(HERE / "generate.py"), size, "--format", "parquet"],
+                       check=True)
+    return path
+
+
+def write_ruleset(size: str, orders: Path, source_type: str) -> Path:
+    text = (HERE / "ruleset.yaml.in").read_text(encoding="utf-8")
+    path = DATA / f"bench_{size}.yaml"
+    path.write_text(text.format(source_type=source_type, orders=orders), encoding="utf-8")
+    return path
+
+
+def median_run(name: str, cmd: list[str], repeat: int,
+               env: dict[str, str] | None = None) -> Measured:
+    runs = [timed(name, cmd, env) for _ in range(repeat)]
+    best = sorted(runs, key=lambda m: m.wall)[len(runs) // 2]
+    print(f"  {name:<22} {best.wall:8.2f} s  {best.peak_mb:8.0f} MB  "
+          f"(runs: {', '.join(f'{r.wall:.2f}' for r in runs)})", file=sys.stderr)
+    return best
+
+
+def bench_size(size: str, repeat: int, pandas: bool, spark: bool) -> list[Measured]:
+    orders = ensure_data(size)
+    source_type, env = tiers_env()
+    ruleset = write_ruleset(size, orders, source_type)
+    py = sys.executable
+    print(f"{size} orders ({orders.stat().st_size / 1e6:,.0f} MB Parquet):", file=sys.stderr)
+    results = [
+        median_run("tiers run", [str(BIN / "tiers"), "run", str(ruleset), "--format", "json",
+                                 *dry_run_flag()], repeat, env),
+        median_run("DuckDB SQL", [py, str(HERE / "sql_duckdb.py"), str(orders)], repeat),
+    ]
+    if pandas:
+        results.append(median_run("pandas", [py, str(HERE / "pandas_job.py"), str(orders)],
+                                  repeat))
+    if spark:
+        results.append(median_run("tiers run (pyspark)", [
+            str(BIN / "tiers"), "run", str(ruleset), "--format", "json", "--engine", "pyspark",
+            *dry_run_flag()], 1, env))
+    reference = results[1].counts
+    for m in results:
+        if m.counts != reference:
+            raise SystemExit(f"{size}: tier counts differ: {m.name} {m.counts} "
+                             f"vs DuckDB SQL {reference}")
+    print(f"  tier counts agree: {reference}", file=sys.stderr)
+    return results
+
+
+def startup(repeat: int = 7) -> float:
+    walls = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        subprocess.run([str(BIN / "tiers"), "--help"], capture_output=True, check=True)
+        walls.append(time.perf_counter() - started)
+    return statistics.median(walls)
+
+
+def render(results: dict[str, list[Measured]], help_s: float) -> str:
+    lines = [
+        "## Scale: tiers vs hand-written DuckDB SQL vs pandas",
+        "",
+        f"Measured {time.strftime('%Y-%m-%d')} by `python benchmarks/run.py` on "
+        f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}, "
+        f"{_mem_gb():.0f} GB RAM (shared with other work while running). "
+        "Each figure is one process from start to exit (median of the runs made); peak memory "
+        "is its maximum resident set. Data: `benchmarks/generate.py` (customers about a tenth of "
+        "orders, skewed order counts, lognormal amounts, 3 % refunds, two years), read as "
+        "Parquet; ruleset: spend + frequency thresholds over 365 days "
+        "(`benchmarks/ruleset.yaml.in`).",
+        "",
+        "| orders | contender | wall (s) | peak memory (MB) | time vs SQL | memory vs SQL |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for size, ms in results.items():
+        sql = next(m for m in ms if m.name == "DuckDB SQL")
+        for m in ms:
+            lines.append(f"| {size} | {m.name} | {m.wall:.2f} | {m.peak_mb:,.0f} | "
+                         f"{m.wall / sql.wall:.2f}x | {m.peak_mb / sql.peak_mb:.2f}x |")
+    lines.append("")
+    for size, ms in results.items():
+        by = {m.name: m for m in ms}
+        t, s, p = by["tiers run"], by["DuckDB SQL"], by.get("pandas")
+        parts = [f"tiers/SQL time {t.wall / s.wall:.2f}x (target <= 1.5x)",
+                 f"tiers/SQL memory {t.peak_mb / s.peak_mb:.2f}x (target <= 2x)"]
+        if p:
+            parts.append(f"pandas/tiers time {p.wall / t.wall:.2f}x (target >= 3x)")
+        lines.append(f"- {size}: " + "; ".join(parts) + f"; tier counts identical "
+                     f"({', '.join(f'{k} {v:,}' for k, v in sorted(t.counts.items()))}).")
+    lines += ["", f"`tiers --help` start-up: {help_s:.2f} s (median of 7; target < 0.3 s).", ""]
+    return "\n".join(lines)
+
+
+def _mem_gb() -> float:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (ValueError, OSError):
+        return 0.0
+
+
+def write_section(body: str, name: str = SECTION, path: Path = DOC) -> None:
+    """Replace our section between its markers in docs/performance.md (append if absent)."""
+    start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
+    block = f"{start}\n{body.rstrip()}\n{end}"
+    text = path.read_text(encoding="utf-8") if path.exists() else (
+        "# Performance\n\nFigures written by the benchmark scripts; each script owns one "
+        "section between its markers.\n")
+    if start in text and end in text:
+        before, rest = text.split(start, 1)
+        after = rest.split(end, 1)[1]
+        text = before + block + after
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("sizes", nargs="*", default=["100k", "1M", "10M"])
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs per contender below 100M orders; the median is kept")
+    parser.add_argument("--no-pandas", action="store_true", help="skip the pandas script")
+    parser.add_argument("--spark", action="store_true", help="also run on pyspark local mode")
+    parser.add_argument("--no-write", action="store_true", help="do not touch docs/")
+    args = parser.parse_args()
+    results = {}
+    for size in args.sizes:
+        repeat = 1 if size == "100M" else args.repeat
+        results[size] = bench_size(size, repeat, not args.no_pandas, args.spark)
+    help_s = startup()
+    print(f"tiers --help: {help_s:.3f} s", file=sys.stderr)
+    body = render(results, help_s)
+    print(body)
+    if not args.no_write:
+        write_section(body)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""Results come back as Arrow with the types Ibis promised, without importing pandas."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import ibis
+import pyarrow as pa
+
+from tiers.core.materialize import to_arrow, to_numpy
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_to_numpy_fills_nulls_and_respects_slices() -> None:
+    col = pa.chunked_array([
+        pa.array([1.5, None, 3.0, 4.0], pa.float64()).slice(1),  # offset chunk with a NULL
+        pa.array([7.0, 8.0], pa.float64()),
+    ])
+    assert to_numpy(col, "float64").tolist() == [0.0, 3.0, 4.0, 7.0, 8.0]
+    assert to_numpy(col, "float64", fill=-1).tolist()[0] == -1
+    ints = pa.chunked_array([pa.array([3, None, 1], pa.int64())])
+    assert to_numpy(ints, "int64").tolist() == [3, 0, 1]
+
+
+def test_to_arrow_on_duckdb_keeps_the_ibis_schema() -> None:
+    con = ibis.duckdb.connect()
+    t = ibis.memtable({"k": ["a", "b", None], "v": [1, None, 3]})
+    expr = t.mutate(r=t.v.fill_null(0).cast("int8"), d=t.v.cast("decimal(18, 2)"))
+    out = to_arrow(con, expr)
+    assert out.schema == expr.schema().to_pyarrow()
+    assert out["r"].to_pylist() == [1, 0, 3]
+    assert out["k"].to_pylist() == ["a", "b", None]
+
+
+def test_a_run_does_not_import_pandas() -> None:
+    code = (
+        "import sys\n"
+        "from tiers.core.loader import load_ruleset\n"
+        "from tiers.core.engine import run\n"
+        f"r = run(load_ruleset({str(ROOT / 'rulesets' / 'retail.yaml')!r}))\n"
+        "assert r.customers == 4000\n"
+        "print('pandas' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
