@@ -11,8 +11,27 @@ __version__ = "0.1.0"
 
 from tiers.core.errors import DataError, PluginError, Problem, RulesetError, TiersError
 from tiers.core.hookspecs import hookimpl
-from tiers.core.interfaces import Action, ComponentConfig, Context, Policy, Source
-from tiers.core.windows import Window
+
+# Imported on first use (PEP 562): pydantic models cost start-up time that `tiers --help`
+# and plugins that never touch them should not pay.
+_LAZY = {
+    "Action": "tiers.core.interfaces",
+    "ComponentConfig": "tiers.core.interfaces",
+    "Context": "tiers.core.interfaces",
+    "Policy": "tiers.core.interfaces",
+    "Source": "tiers.core.interfaces",
+    "Window": "tiers.core.windows",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'tiers' has no attribute {name!r}")
 
 __all__ = [
     "Action",

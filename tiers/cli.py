@@ -23,6 +23,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # rich help panels on a terminal; plain help in pipes and scripts, where loading rich's
+    # markdown renderer would double the start-up time of `tiers --help`
+    rich_markup_mode="rich" if sys.stdout.isatty() else None,
 )
 
 _state: dict[str, Any] = {"debug": False, "plugins": None}

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 class ComponentConfig(BaseModel):
     """Base for component configs: unknown keys are errors, so typos never pass silently."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 @dataclass

@@ -21,15 +21,42 @@ def to_arrow(con: Any, expr: ir.Table) -> pa.Table:
     table = expr.as_table()
     schema = table.schema().to_pyarrow()
     if is_spark(con):
-        con._run_pre_execute_hooks(table)  # registers in-memory tables the query uses
-        arrow = con.raw_sql(con.compile(table)).toArrow()
+        arrow = _spark_arrow(con, table)
     elif getattr(con, "name", "") == "duckdb":
-        arrow = con.to_pyarrow_batches(table).read_all()
+        # what Ibis' to_pyarrow runs, minus its pandas-importing type converter
+        arrow = con._to_duckdb_relation(table).to_arrow_table()
     else:
         return con.to_pyarrow(table)
     if arrow.schema != schema:
         arrow = arrow.rename_columns(schema.names).cast(schema)
     return arrow
+
+
+def _spark_arrow(con: Any, table: ir.Table) -> pa.Table:
+    from ibis.backends.pyspark.datatypes import PySparkType
+
+    con._run_pre_execute_hooks(table)  # registers in-memory tables the query uses
+    df = con.raw_sql(con.compile(table))
+    # Spark types a NULL literal or an empty ARRAY() as void, which Arrow cannot hold: cast
+    # those columns to the type Ibis declared
+    for field, dtype in zip(df.schema.fields, table.schema().types, strict=True):
+        if _has_void(field.dataType):
+            df = df.withColumn(field.name, df[field.name].cast(PySparkType.from_ibis(dtype)))
+    return df.toArrow()
+
+
+def _has_void(spark_type: Any) -> bool:
+    from pyspark.sql.types import ArrayType, MapType, NullType, StructType
+
+    if isinstance(spark_type, NullType):
+        return True
+    if isinstance(spark_type, ArrayType):
+        return _has_void(spark_type.elementType)
+    if isinstance(spark_type, MapType):
+        return _has_void(spark_type.keyType) or _has_void(spark_type.valueType)
+    if isinstance(spark_type, StructType):
+        return any(_has_void(f.dataType) for f in spark_type.fields)
+    return False
 
 
 def to_numpy(column: pa.ChunkedArray, dtype: str, fill: float = 0) -> Any:

@@ -186,21 +186,22 @@ def customer_metrics(
     """One row per customer known before as-of, with a column per requested metric."""
     orders = tables["orders"]
     orders = orders.filter(orders.order_ts < as_of)
-    ids = orders.select("customer_id").distinct()
     customers = tables.get("customers")
-    if customers is not None:
-        if "signup_date" in customers.columns:
-            customers = customers.filter(
-                customers.signup_date.isnull() | (customers.signup_date.cast("timestamp") < as_of)
-            )
-        ids = ids.union(customers.select("customer_id"), distinct=True)
+    if customers is not None and "signup_date" in customers.columns:
+        customers = customers.filter(
+            customers.signup_date.isnull() | (customers.signup_date.cast("timestamp") < as_of)
+        )
 
+    ids = orders.select("customer_id").distinct()
     orders = _with_signup(orders, customers, specs)
     per_orders = orders.group_by("customer_id").aggregate(**_order_aggregates(orders, specs, as_of))
-    result = ids
-    if customers is not None:
-        result = attach(result, customers)
-    result = attach(result, per_orders)
+    if customers is None:
+        # the aggregate already has one row per customer; joining it onto the DISTINCT ids of
+        # the same orders would read them twice
+        result = per_orders
+    else:
+        ids = ids.union(customers.select("customer_id"), distinct=True)
+        result = attach(attach(ids, customers), per_orders)
 
     by_table: dict[str, list[MetricSpec]] = {}
     for spec in specs:

@@ -18,7 +18,7 @@ Aggregate = Literal["sum", "count", "avg", "min", "max", "count_distinct"]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class TierDef(Strict):
@@ -41,7 +41,7 @@ class TierDef(Strict):
 class ComponentSpec(BaseModel):
     """A ``type:`` plus options; the options are validated later by the plugin's Config."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     type: str = Field(min_length=1)
     id: str | None = Field(default=None, pattern=IDENTIFIER)

@@ -20,7 +20,7 @@ class Window(BaseModel):
     :attr:`per_customer`); a customer without a signup date is counted from the beginning.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     kind: WindowKind = "rolling"
     days: int | None = Field(default=None, gt=0)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from tiers.core.errors import Problem, RulesetError
+
+if TYPE_CHECKING:
+    import yaml
 
 Loc = tuple[str | int, ...]
 
@@ -60,6 +61,8 @@ def render_path(loc: Loc) -> str:
 
 def _walk(node: yaml.Node, loc: Loc, lines: dict[Loc, int],
           values: dict[Loc, str] | None = None) -> None:
+    import yaml
+
     lines.setdefault(loc, node.start_mark.line + 1)
     if values is not None and isinstance(node, yaml.ScalarNode):
         values[loc] = node.value
@@ -77,6 +80,8 @@ def _walk(node: yaml.Node, loc: Loc, lines: dict[Loc, int],
 
 def load_yaml(path: Path) -> tuple[Any, LineMap]:
     """Read a YAML file, returning the data and a line map; bad YAML becomes a RulesetError."""
+    import yaml  # here, not at the top: `tiers --help` must not pay for it
+
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
