@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 if TYPE_CHECKING:
@@ -62,10 +63,14 @@ def run_json(result: RunResult, out: Path | None) -> dict[str, Any]:
 def plugins_json(registry: Registry) -> list[dict[str, Any]]:
     return [
         {"name": p.name, "version": p.version, "distribution": p.distribution,
-         "builtin": p.builtin, **{f"{k}s" if k != "policy" else "policies": v
-                                  for k, v in p.components.items()}}
+         "builtin": p.builtin, "tiers_requires": p.tiers_requires,
+         **{f"{k}s" if k != "policy" else "policies": v for k, v in p.components.items()}}
         for p in registry.plugins.values()
-    ] + [{"failed": f} for f in registry.failures]
+    ] + [{"failed": f} for f in registry.failures] + [
+        {"clash": registry.clash_message(kind, name), "kind": kind, "type": name,
+         "plugins": [e.plugin for e in entries]}
+        for (kind, name), entries in registry.clashes.items()
+    ]
 
 
 def print_plugins(registry: Registry) -> None:
@@ -85,4 +90,6 @@ def print_plugins(registry: Registry) -> None:
                       ", ".join(p.components["action"]))
     c.print(table)
     for failure in registry.failures:
-        c.print(f"[red]failed:[/red] {failure}")
+        c.print("[red]failed:[/red] " + escape(failure))
+    for kind, name in registry.clashes:
+        c.print("[red]clash:[/red] " + escape(str(registry.clash_message(kind, name))))

@@ -101,7 +101,7 @@ class MemtableSource(Source):
         data = {c: [row.get(c) for row in self.config.rows] for c in self.columns()}
         untyped = {c: v for c, v in data.items() if c not in self.config.types}
         arrays = {c: _array(v) for c, v in untyped.items()}
-        for col, typ in self.config.types.items():
+        for col in self.config.types:
             # typed columns start as strings so "12.50" or a date string casts exactly
             arrays[col] = pa.array([None if v is None else str(v) for v in data[col]], pa.string())
         table = ibis.memtable(pa.table({c: arrays[c] for c in data}))

@@ -43,6 +43,7 @@ def write_text_atomic(path: Path, text: str) -> None:
 
     from tiers.core.errors import TiersError
 
+    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
@@ -52,6 +53,9 @@ def write_text_atomic(path: Path, text: str) -> None:
     except OSError as exc:
         raise TiersError(f"--out {path}: cannot write the schema ({exc.strerror}); "
                          "choose a writable path") from None
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 @hookimpl

@@ -59,12 +59,12 @@ def ruleset_schema(registry: Registry) -> tuple[dict[str, Any], list[str]]:
     """The schema of a ruleset file given the installed components, and what could not be
     expressed (components whose Config has no JSON Schema)."""
     problems: list[str] = []
-    unions = {k: _union(k, registry, problems) for k in KINDS}
+    source, policy, action = (_union(k, registry, problems) for k in KINDS)
     model = create_model(
         "RulesetFile", __base__=Ruleset,
-        sources=(dict[str, unions["source"]], ...),  # type: ignore[valid-type]
-        policies=(list[unions["policy"]], Field(min_length=1)),  # type: ignore[valid-type]
-        actions=(list[unions["action"]], Field(default_factory=list)),  # type: ignore[valid-type]
+        sources=(dict[str, source], ...),  # type: ignore[valid-type]
+        policies=(list[policy], Field(min_length=1)),  # type: ignore[valid-type]
+        actions=(list[action], Field(default_factory=list)),  # type: ignore[valid-type]
     )
     schema = model.model_json_schema()
     schema = {"$schema": SCHEMA_DIALECT, "title": "tiers ruleset",

@@ -1,0 +1,133 @@
+"""`tiers new-plugin`: the package it writes installs and passes its own tests unchanged."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from packaging.specifiers import SpecifierSet
+from plugin_venv import PluginVenv
+from typer.testing import CliRunner
+
+import tiers.cli as cli
+from tiers import __version__
+from tiers.commands.new_plugin import Names, ScaffoldError, scaffold, supported_range
+
+KINDS = {"policy": "avg-basket", "source": "jsonl-orders", "action": "outbox"}
+
+
+@pytest.fixture(scope="module")
+def scaffolded(tmp_path_factory: pytest.TempPathFactory) -> tuple[PluginVenv, Path]:
+    """One virtualenv with a scaffolded package of each kind pip-installed into it."""
+    root = tmp_path_factory.mktemp("scaffold")
+    env = PluginVenv(root / "venv")
+    for kind, name in KINDS.items():
+        flag = f"--{kind}"
+        result = CliRunner().invoke(cli.build_app(), ["new-plugin", name, flag, "--dir", str(root)])
+        assert result.exit_code == 0, result.output
+        env.pip_install(root / f"tiers-{name}")
+    return env, root
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_scaffold_passes_its_own_tests(scaffolded, kind):
+    env, root = scaffolded
+    out = env.run_python("-m", "pytest", "-q", "-p", "no:cacheprovider",
+                         cwd=root / f"tiers-{KINDS[kind]}")
+    expected = {"policy": 4, "source": 3, "action": 4}[kind]
+    assert f"{expected} passed" in out
+
+
+def test_scaffolded_plugins_load_through_their_entry_points(scaffolded):
+    env, _ = scaffolded
+    listed = json.loads(env.tiers("plugins", "--json"))
+    by_dist = {p["distribution"]: p for p in listed if p.get("distribution")}
+    assert by_dist["tiers-avg-basket"]["policies"] == ["avg_basket"]
+    assert by_dist["tiers-jsonl-orders"]["sources"] == ["jsonl_orders"]
+    assert by_dist["tiers-outbox"]["actions"] == ["outbox"]
+    declared = SpecifierSet(by_dist["tiers-outbox"]["tiers_requires"])
+    assert declared == SpecifierSet(supported_range(__version__))
+    assert not [p for p in listed if "failed" in p or "clash" in p]
+
+
+def run_example(env: PluginVenv, folder: Path) -> dict[str, str]:
+    out = folder / "tiers.csv"
+    env.tiers("run", "example/ruleset.yaml", "--out", str(out), cwd=folder)
+    lines = out.read_text(encoding="utf-8").splitlines()
+    header = lines[0].replace('"', "").split(",")
+    rows = [dict(zip(header, line.replace('"', "").split(","), strict=True)) for line in lines[1:]]
+    return {r["customer_id"]: r["tier"] for r in rows}
+
+
+def test_policy_example_ruleset_runs(scaffolded):
+    env, root = scaffolded
+    tiers = run_example(env, root / "tiers-avg-basket")
+    # average order value: alice 141.83, bob 37.50, carol 550 (a refund is not an order)
+    assert tiers == {"alice": "silver", "bob": "basic", "carol": "gold"}
+
+
+def test_source_example_ruleset_runs(scaffolded):
+    env, root = scaffolded
+    tiers = run_example(env, root / "tiers-jsonl-orders")
+    assert tiers == {"alice": "silver", "bob": "basic", "carol": "gold"}
+
+
+def test_action_example_ruleset_validates(scaffolded):
+    env, root = scaffolded
+    out = env.tiers("validate", "example/ruleset.yaml", cwd=root / "tiers-outbox")
+    assert "OK (2 tiers, 1 policies, 1 sources, 1 actions)" in out
+
+
+def test_names():
+    names = Names.of("Complaint-Rate")
+    assert names == Names("tiers-complaint-rate", "tiers_complaint_rate", "complaint_rate",
+                          "ComplaintRate")
+    assert Names.of("tiers-vip_perks").type == "vip_perks"
+    assert supported_range("0.1.0") == ">=0.1,<1"
+    assert supported_range("2.3.1") == ">=2.3,<3"
+
+
+@pytest.mark.parametrize("bad", ["9lives", "has space", "trailing-", "dots.in.name", ""])
+def test_bad_names_are_refused_with_an_example(tmp_path, bad):
+    result = CliRunner().invoke(cli.build_app(), ["new-plugin", bad, "--dir", str(tmp_path)])
+    assert result.exit_code == 2
+    assert f"error: plugin name {bad!r} cannot be used" in result.stderr
+    assert "e.g. `tiers new-plugin complaint-rate`" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_existing_folder_is_never_touched(tmp_path):
+    existing = tmp_path / "tiers-perks"
+    existing.mkdir()
+    (existing / "mine.txt").write_text("keep")
+    result = CliRunner().invoke(cli.build_app(), ["new-plugin", "perks", "--dir", str(tmp_path)])
+    assert result.exit_code == 2
+    assert f"{existing} already exists" in result.stderr
+    assert [p.name for p in existing.iterdir()] == ["mine.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiers-perks"]
+
+
+def test_one_kind_at_a_time(tmp_path):
+    result = CliRunner().invoke(cli.build_app(),
+                                ["new-plugin", "x", "--source", "--action", "--dir", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "choose one of --source, --policy or --action" in result.stderr
+
+
+def test_a_taken_type_name_is_refused(tmp_path):
+    from tiers.testing import make_plugin_manager
+
+    _, registry = make_plugin_manager()
+    with pytest.raises(ScaffoldError, match=r"a policy type 'spend' already exists .*built-in"):
+        scaffold("spend", "policy", tmp_path, registry)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_write_leaves_nothing(tmp_path, monkeypatch):
+    import tiers.commands.new_plugin as mod
+
+    monkeypatch.setitem(mod.FILES, "common/missing.tmpl", "x.txt")
+    with pytest.raises(FileNotFoundError):
+        scaffold("half", "policy", tmp_path)
+    assert list(tmp_path.iterdir()) == []
