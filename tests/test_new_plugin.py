@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 from packaging.specifiers import SpecifierSet
-from plugin_venv import PluginVenv
 from typer.testing import CliRunner
 
 import tiers.cli as cli
+from tests.plugin_venv import PluginVenv
 from tiers import __version__
 from tiers.commands.new_plugin import Names, ScaffoldError, scaffold, supported_range
 

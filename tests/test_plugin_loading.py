@@ -86,8 +86,9 @@ def test_two_distributions_registering_one_name_are_both_named(site, capsys, tmp
             version="0.3")
     _, registry = get_plugin_manager()
     err = capsys.readouterr().err
-    expected = ("policy type 'loyalty' is registered by both plugin 'acme_loyalty' "
-                "(acme-loyalty 2.1) and plugin 'other_loyalty' (other-loyalty 0.3)")
+    expected = ("policy type 'loyalty' is registered by more than one plugin: "
+                "plugin 'acme_loyalty' (acme-loyalty 2.1) and "
+                "plugin 'other_loyalty' (other-loyalty 0.3)")
     assert expected in err
     assert "rulesets using 'loyalty' fail until one of them is uninstalled" in err
     # neither wins: a ruleset using the name is refused with the same message and its line
@@ -106,15 +107,16 @@ def test_two_distributions_registering_one_name_are_both_named(site, capsys, tmp
 def test_a_plugin_may_not_take_a_builtin_name(site, capsys):
     install(site, "acme-spend", {"acme_spend": POLICY.format(cls="S", type="spend")})
     get_plugin_manager()
-    assert ("policy type 'spend' is registered by both plugin 'tiers.plugins.policies.spend' "
-            "(built-in) and plugin 'acme_spend' (acme-spend 1.0)") in capsys.readouterr().err
+    assert ("policy type 'spend' is registered by more than one plugin: "
+            "plugin 'tiers.plugins.policies.spend' (built-in) and "
+            "plugin 'acme_spend' (acme-spend 1.0)") in capsys.readouterr().err
 
 
 def test_duplicate_name_is_fatal_in_strict_mode(site):
     install(site, "a-dist", {"a_mod": POLICY.format(cls="A", type="dup")})
     install(site, "b-dist", {"b_mod": POLICY.format(cls="B", type="dup")})
-    with pytest.raises(PluginError, match=r"registered by both .*a-dist 1.0.*b-dist 1.0.*"
-                                          r"uninstall one of them"):
+    with pytest.raises(PluginError, match=r"registered by more than one plugin: "
+                                          r".*a-dist 1.0.*b-dist 1.0.*uninstall one of them"):
         get_plugin_manager(strict=True)
 
 

@@ -96,7 +96,7 @@ class Registry:
             return None
         who = " and ".join(
             f"plugin {e.plugin!r} ({e.origin or e.distribution or 'built-in'})" for e in entries)
-        return f"{kind} type {name!r} is registered by both {who}"
+        return f"{kind} type {name!r} is registered by more than one plugin: {who}"
 
 
 BUILTIN_PLUGINS: tuple[str, ...] = (
