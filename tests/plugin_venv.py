@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import sysconfig
 import venv
 from pathlib import Path
@@ -24,8 +23,10 @@ class PluginVenv:
         Path(own.strip(), "_parent_env.pth").write_text(
             f"import site; site.addsitedir({parent!r})\n", encoding="utf-8")
 
-    def run_python(self, *args: str, cwd: Path | None = None, check: bool = True) -> str:
-        env = {**os.environ, "PYTHONNOUSERSITE": "1", "PYTHONIOENCODING": "utf-8"}
+    def run_python(self, *args: str, cwd: Path | None = None, check: bool = True,
+                   extra_env: dict[str, str] | None = None) -> str:
+        env = {**os.environ, "PYTHONNOUSERSITE": "1", "PYTHONIOENCODING": "utf-8",
+               **(extra_env or {})}
         env.pop("PYTHONPATH", None)
         env.pop("TIERS_STRICT_PLUGINS", None)
         proc = subprocess.run([str(self.python), *args], cwd=cwd, env=env, text=True,
@@ -40,9 +41,6 @@ class PluginVenv:
         self.run_python("-m", "pip", "install", "--no-deps", "--quiet",
                         "--disable-pip-version-check", str(path))
 
-    def tiers(self, *args: str, cwd: Path | None = None, check: bool = True) -> str:
-        return self.run_python("-m", "tiers", *args, cwd=cwd, check=check)
-
-
-def parent_python() -> str:
-    return sys.executable
+    def tiers(self, *args: str, cwd: Path | None = None, check: bool = True,
+              extra_env: dict[str, str] | None = None) -> str:
+        return self.run_python("-m", "tiers", *args, cwd=cwd, check=check, extra_env=extra_env)

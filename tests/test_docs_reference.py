@@ -34,7 +34,7 @@ def signature(name: str, member: object) -> str:
 def members() -> list[str]:
     out = []
     for cls in CLASSES:
-        names = list(cls.__dict__.get("__annotations__", {}))
+        names = list(inspect.get_annotations(cls))
         names += [n for n, v in cls.__dict__.items()
                   if (not n.startswith("_") or (n == "__init__" and not is_dataclass(cls)))
                   and (inspect.isfunction(v) or isinstance(v, property))]

@@ -60,8 +60,21 @@ def test_component_options_are_checked_per_type(schema):
     assert len(found) == 3
 
 
+def test_rulesets_extending_another_are_checked_loosely(schema):
+    child = {"extends": "retail.yaml", "name": "retail-premium",
+             "policies": [{"id": "spend", "thresholds": {"vip": 6000}},
+                          {"id": "frequency", "remove": True}]}
+    assert errors(schema, child) == []
+    child["combin"] = "all"
+    assert errors(schema, child) == [
+        "$: Additional properties are not allowed ('combin' was unexpected)"]
+    # without `extends`, the same file is incomplete
+    del child["extends"], child["combin"]
+    assert any("'sources' is a required property" in e for e in errors(schema, child))
+
+
 def test_discriminated_on_type(schema):
-    items = schema["properties"]["policies"]["items"]
+    items = schema["$defs"]["RulesetFile"]["properties"]["policies"]["items"]
     assert items["discriminator"]["propertyName"] == "type"
     assert set(items["discriminator"]["mapping"]) >= {"spend", "frequency", "threshold"}
     spend = schema["$defs"]["policy_spend"]
