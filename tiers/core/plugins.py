@@ -114,6 +114,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "tiers.plugins.policies.score",
     "tiers.commands.new_plugin",
     "tiers.commands.schema",
+    "tiers.commands.report",
 )
 
 
