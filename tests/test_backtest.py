@@ -105,3 +105,47 @@ def test_backtest_cli_bad_options(cli, make_ruleset, args, message):
     res = cli("backtest", a, *args)
     assert res.exit_code == 1
     assert message in res.output
+
+
+def test_hold_protects_a_customer_across_two_periods(make_ruleset, registry):
+    """A earns gold on 2025-02-01, held 70 days (to 2025-04-12): still gold on 03-01 and
+    04-01 though it earns silver then bronze; on 05-01 the hold is over and A drops."""
+    from tiers.core.loader import load_ruleset
+
+    pm, reg = registry
+    path = make_ruleset(ruleset(extra="retention: {hold: {days: 70}}\n"), orders=ORDERS)
+    loaded = load_ruleset(path, registry=reg, pm=pm)
+    b = backtest(loaded, [*DATES, dt.datetime(2025, 5, 1)])
+    p1, p2, p3, p4 = b.periods
+    assert b.carries_retention
+    assert p1.tiers == {"bronze": 2, "silver": 0, "gold": 1}
+    # A held gold (earned silver); B up to gold; C enters silver
+    assert p2.tiers == {"bronze": 1, "silver": 1, "gold": 2}
+    assert p2.protected == {"maintenance": 0, "hold": 1, "soft_landing": 0, "pin": 0}
+    assert p2.moves == {"entered": 1, "upgraded": 1, "downgraded": 0, "unchanged": 2}
+    # A still held gold (earned bronze), C held silver (earned bronze)
+    assert p3.tiers == {"bronze": 1, "silver": 1, "gold": 2}
+    assert p3.protected["hold"] == 2
+    assert p3.moves["downgraded"] == 0
+    # A's hold ended on 04-12: down to bronze; B (re-earned gold on 04-01) and C still held
+    assert p4.tiers == {"bronze": 2, "silver": 1, "gold": 1}
+    assert p4.matrix.count("gold", "bronze") == 1
+    assert p4.protected["hold"] == 2
+
+
+def test_soft_landing_limits_a_drop_to_one_level(make_ruleset, registry):
+    """B is gold on 03-01 and 04-01 and earns bronze on 05-01: max_drop 1 lands it on silver."""
+    from tiers.core.loader import load_ruleset
+
+    pm, reg = registry
+    path = make_ruleset(ruleset(extra="retention: {max_drop: 1}\n"), orders=ORDERS)
+    loaded = load_ruleset(path, registry=reg, pm=pm)
+    p4 = backtest(loaded, [*DATES, dt.datetime(2025, 5, 1)]).periods[3]
+    assert p4.tiers == {"bronze": 3, "silver": 1, "gold": 0}
+    assert p4.matrix.count("gold", "silver") == 1
+    assert p4.protected == {"maintenance": 0, "hold": 0, "soft_landing": 1, "pin": 0}
+
+
+def test_backtest_without_retention_keeps_nobody(small):
+    b = backtest(small, DATES)
+    assert all(p.protected_total == 0 for p in b.periods)

@@ -106,3 +106,20 @@ def test_report_cannot_write_under_a_file(cli, small, tmp_path):
     res = cli("report", small, "--html", blocker / "r.html")
     assert res.exit_code == 1
     assert "cannot write there" in res.output
+
+
+def test_report_data_rfm_grid_and_lifecycle_funnel(make_ruleset, registry):
+    from tiers.core.loader import load_ruleset
+    from tiers.report.data import build
+
+    pm, reg = registry
+    extra = "  - type: rfm\n  - type: lifecycle\n"
+    loaded = load_ruleset(make_ruleset(ruleset(extra=extra), orders=ORDERS), registry=reg, pm=pm)
+    data = build(loaded)
+    (grid,) = data.rfm
+    assert grid.policy == "rfm" and grid.scored == 4
+    # as of 2025-03-01: C's first order was 9 days before (new); A, B, D bought within 90 days
+    (funnel,) = data.lifecycle
+    assert funnel.states == [("new", 1), ("active", 3)]
+    assert funnel.stages == [("all customers", 4), ("bought at least once", 4),
+                             ("not churned", 4), ("active", 4)]

@@ -106,7 +106,7 @@ def print_backtest(b: Backtest) -> None:
     table.add_column("As of")
     for tier in ladder:
         table.add_column(labels[tier], justify="right")
-    for name in ("New", "Up", "Down", "Held"):
+    for name in ("New", "Up", "Down", "Kept"):
         table.add_column(name, justify="right")
     for p in b.periods:
         table.add_row(f"{p.as_of:%Y-%m-%d}", *(f"{p.tiers[t]:,}" for t in ladder),
@@ -114,7 +114,7 @@ def print_backtest(b: Backtest) -> None:
                       f"{p.moves['downgraded']:,}", f"{p.protected_total:,}")
     c.print(table)
     held = {k: sum(p.protected[k] for p in b.periods) for k in b.periods[0].protected}
-    c.print("Held = kept above the tier earned by a retention rule: "
+    c.print("Kept = customers kept above the tier their metrics earn for entry, by rule: "
             + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in held.items())
             + " customer-periods in total."
             + ("" if b.carries_retention else

@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 EVERY = ("day", "week", "month", "quarter", "year")
 MAX_PERIODS = 1000
 # columns of a period's result kept when the engine provides them (semantics)
-OPTIONAL_COLUMNS = ("prev_tier", "prev_rank", "tier_event", "tier_since", "held_until",
-                    "segments")
+OPTIONAL_COLUMNS = ("entry_rank", "prev_held_until", "pinned", "tier_event", "tier_since",
+                    "held_until", "segments")
 
 
 class BacktestError(TiersError):
@@ -84,7 +84,7 @@ class Period:
     spend: dict[str, float]
     moves: dict[str, int]              # entered / upgraded / downgraded / unchanged
     matrix: Migration                  # previous period's tier -> this period's tier
-    protected: dict[str, int]          # retention rule -> customers kept above what they earn
+    protected: dict[str, int]          # rule -> customers kept above the tier they earn
     seconds: float = 0.0
     cost: dict[str, float] = field(default_factory=dict)
 
@@ -126,15 +126,14 @@ class Backtest:
 
 
 def raw_rank(evaluation: Evaluation) -> ir.IntegerValue:
-    """The rank the policies grant before retention, i.e. what the customer earned."""
+    """The rank the customer's metrics earn (entry or maintenance) before retention and pins."""
     import ibis
 
     from tiers.core.engine import combine
 
     t = evaluation.table
-    for name in ("earned_rank", "qualified_rank", "candidate_rank"):
-        if name in t.columns:
-            return t[name]
+    if "qualified_rank" in t.columns:
+        return t.qualified_rank
     ranks = [t[c] for c in evaluation.policy_columns.values()]
     if not ranks:
         return ibis.literal(0, "int8")
@@ -195,21 +194,43 @@ def period_figures(cur: pa.Table, as_of: dt.datetime, loaded: LoadedRuleset,
 
 
 def protection(cur: pa.Table, as_of: dt.datetime) -> dict[str, int]:
-    """Customers held above the rank they earned, by the retention rule that kept them:
-    ``hold`` while a hold period runs (held_until after as-of), ``soft_landing`` when the drop
-    was limited to fewer levels than earned."""
+    """Customers kept above the tier their metrics earn for entry, by what kept them:
+
+    - ``maintenance``: a maintenance condition (lower than entry) kept the tier;
+    - ``hold``: a hold period from an earlier evaluation was still running;
+    - ``soft_landing``: the drop was limited to fewer levels than earned;
+    - ``pin``: a manual override.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    above = pc.fill_null(pc.greater(cur["tier_rank"], cur["earned_rank"]), False)
-    if "held_until" in cur.column_names:
-        until = pc.cast(cur["held_until"], pa.timestamp("us"))
-        held = pc.fill_null(pc.greater(until, pa.scalar(as_of, pa.timestamp("us"))), False)
+    names = cur.column_names
+    n = cur.num_rows
+    false = pa.array([False] * n)
+
+    def count(mask: pa.Array | pa.ChunkedArray) -> int:
+        return int(pc.sum(pc.fill_null(mask, False)).as_py() or 0)
+
+    rank, earned = cur["tier_rank"], cur["earned_rank"]
+    above = pc.fill_null(pc.greater(rank, earned), False)
+    pinned = pc.fill_null(cur["pinned"], False) if "pinned" in names else false
+    out = {"maintenance": 0}
+    if "entry_rank" in names:
+        kept = pc.and_(pc.greater(earned, pc.fill_null(cur["entry_rank"], 0)),
+                       pc.equal(rank, earned))
+        out["maintenance"] = count(pc.and_(kept, pc.invert(pinned)))
+    above = pc.and_(above, pc.invert(pinned))
+    if "prev_held_until" in names:
+        until = pc.cast(cur["prev_held_until"], pa.timestamp("us"))
+        held = pc.and_(pc.fill_null(pc.greater(until, pa.scalar(as_of, pa.timestamp("us"))),
+                                    False),
+                       pc.fill_null(pc.equal(rank, cur["c_prev_rank"]), False))
     else:
-        held = pa.array([False] * cur.num_rows)
-    hold = pc.sum(pc.and_(above, held)).as_py() or 0
-    total = pc.sum(above).as_py() or 0
-    return {"hold": hold, "soft_landing": total - hold}
+        held = false
+    out["hold"] = count(pc.and_(above, held))
+    out["soft_landing"] = count(above) - out["hold"]
+    out["pin"] = count(pc.and_(pinned, pc.fill_null(pc.greater(rank, earned), False)))
+    return out
 
 
 def next_state(cur: pa.Table, as_of: dt.datetime) -> pa.Table:

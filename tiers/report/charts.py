@@ -112,8 +112,8 @@ def lifecycle_funnel(funnel: Funnel) -> str:
 
     fig = go.Figure(go.Funnel(
         y=[s for s, _ in funnel.stages], x=[n for _, n in funnel.stages],
-        textinfo="value+percent total", marker={"color": "#4c9be8"}))
-    return _json(_layout(fig, f"Lifecycle ({funnel.policy})"))
+        textinfo="value+percent initial", marker={"color": "#4c9be8"}))
+    return _json(_layout(fig, "Lifecycle funnel", yaxis={"automargin": True}))
 
 
 def backtest_series(b: Backtest) -> str:
@@ -142,7 +142,7 @@ def backtest_moves(b: Backtest) -> str:
         go.Bar(name="downgraded", x=dates, y=[-p.moves["downgraded"] for p in periods],
                marker_color="#e4572e", customdata=[p.moves["downgraded"] for p in periods],
                hovertemplate="%{x}: %{customdata:,} downgraded<extra></extra>"),
-        go.Scatter(name="held by retention", x=dates, y=[p.protected_total for p in periods],
+        go.Scatter(name="kept above earned tier", x=dates, y=[p.protected_total for p in periods],
                    mode="lines+markers", line={"color": "#8e5bd6"}),
     ])
     return _json(_layout(fig, f"Backtest {b.ruleset.name}: moves per period", barmode="relative",

@@ -53,8 +53,12 @@ class RfmGrid:
 
 @dataclass
 class Funnel:
+    """Customers at each lifecycle stage, each stage a subset of the one before, and the
+    count per state behind it."""
+
     policy: str
-    stages: list[tuple[str, int]]    # (state label, customers)
+    stages: list[tuple[str, int]]    # (stage, customers)
+    states: list[tuple[str, int]]    # (state label, customers)
 
 
 @dataclass
@@ -136,7 +140,15 @@ def lifecycle_funnels(table: ir.Table, loaded: LoadedRuleset) -> list[Funnel]:
         label = getattr(policy, "label", lambda s: s)
         order = [s for s in LIFECYCLE_ORDER if s in by] + sorted(
             s for s in by if s not in LIFECYCLE_ORDER and s is not None)
-        funnels.append(Funnel(policy.id, [(label(s) or s, by[s]) for s in order]))
+
+        def n(*states: str, by: dict[str, int] = by) -> int:
+            return sum(by.get(s, 0) for s in states)
+
+        stages = [("all customers", sum(by.values())),
+                  ("bought at least once", n("new", "active", "returning", "dormant", "churned")),
+                  ("not churned", n("new", "active", "returning", "dormant")),
+                  ("active", n("new", "active", "returning"))]
+        funnels.append(Funnel(policy.id, stages, [(label(s) or s, by[s]) for s in order]))
     return funnels
 
 

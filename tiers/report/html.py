@@ -63,8 +63,9 @@ def charts(data: ReportData) -> list[Chart]:
                          f"{grid.scored:,} scored customers by recency and frequency score; "
                          "hover for the average monetary score."))
     for funnel in data.lifecycle:
+        states = ", ".join(f"{label} {n:,}" for label, n in funnel.states)
         out.append(Chart(f"lifecycle-{funnel.policy}", "Segments", c.lifecycle_funnel(funnel),
-                         "Customers in each lifecycle state."))
+                         f"Each stage keeps the customers of the one above. States: {states}."))
     for b in data.backtests:
         out += [
             Chart(f"backtest-{b.ruleset.name}", "Backtest", c.backtest_series(b),
@@ -72,7 +73,7 @@ def charts(data: ReportData) -> list[Chart]:
                   "one's state."),
             Chart(f"backtest-moves-{b.ruleset.name}", "Backtest", c.backtest_moves(b),
                   "Upgrades above the axis, downgrades below; the line counts customers kept "
-                  "above their earned tier by a retention rule."),
+                  "above the tier they earn (maintenance, hold, soft landing or pin)."),
         ]
     return out
 
