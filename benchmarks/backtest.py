@@ -2,8 +2,9 @@
 
     python benchmarks/backtest.py [--orders 1000000] [--periods 12]
 
-Generates seeded order data with DuckDB (deterministic: every value is a hash of the row
-number, so the same data on every machine), writes it as Parquet under bench-data/, runs the
+Uses the shared generator (benchmarks/generate.py, needs numpy) for its sizes (100k, 1M...),
+else generates seeded order data with DuckDB (every value a hash of the row number), under
+bench-data/; then runs the
 backtest in-process the way the command does (one connection, sources loaded once, one query
 per period, state carried as Arrow), and replaces the `backtest` section of docs/performance.md.
 """
@@ -74,6 +75,31 @@ def generate(orders: int, path: Path) -> float:
     return time.perf_counter() - started
 
 
+def shared_data(orders: int) -> tuple[Path | None, float, str]:
+    """Orders from benchmarks/generate.py when it offers this size and numpy is there."""
+    import importlib.util
+    import subprocess
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    try:
+        import generate as shared  # benchmarks/generate.py
+    except ImportError:
+        return None, 0.0, ""
+    finally:
+        sys.path.pop(0)
+    size = next((k for k, v in shared.SIZES.items() if v == orders), None)
+    if size is None or importlib.util.find_spec("numpy") is None:
+        return None, 0.0, ""
+    path = DATA / f"orders_{size}.parquet"
+    seconds = 0.0
+    if not path.exists():
+        started = time.perf_counter()
+        subprocess.run([sys.executable, str(Path(shared.__file__)), size, "--format",
+                        "parquet", "--out", str(DATA)], check=True)
+        seconds = time.perf_counter() - started
+    return path, seconds, "benchmarks/generate.py"
+
+
 def write_section(text: str) -> None:
     start, end = f"<!-- bench:{MARK} -->", f"<!-- /bench:{MARK} -->"
     block = f"{start}\n{text.rstrip()}\n{end}\n"
@@ -100,8 +126,11 @@ def main() -> int:
     from tiers.core.loader import load_ruleset
     from tiers.core.plugins import get_plugin_manager
 
-    orders = DATA / f"backtest_orders_{args.orders}.parquet"
-    gen_s = generate(args.orders, orders) if not orders.exists() else 0.0
+    orders, gen_s, generator = shared_data(args.orders)
+    if orders is None:
+        generator = "a seeded DuckDB generator"
+        orders = DATA / f"backtest_orders_{args.orders}.parquet"
+        gen_s = generate(args.orders, orders) if not orders.exists() else 0.0
     ruleset = DATA / "backtest.yaml"
     pm, registry = get_plugin_manager(entry_points=False)
     source = "parquet" if registry.get("source", "parquet") else "csv"
@@ -131,7 +160,8 @@ def main() -> int:
         "",
         f"`python benchmarks/backtest.py` ({dt.date.today()}, {cpu}, DuckDB, "
         f"{source} source): `tiers backtest` in-process over {args.periods} monthly periods "
-        f"({dates[0]:%Y-%m-%d} to {dates[-1]:%Y-%m-%d}) on {args.orders:,} generated orders "
+        f"({dates[0]:%Y-%m-%d} to {dates[-1]:%Y-%m-%d}) on {args.orders:,} orders from "
+        f"{generator} "
         f"({customers:,} customers by the last period), with a 3-month hold and a one-level "
         "soft landing, so each period reads the previous one's state.",
         "",
