@@ -154,7 +154,8 @@ def main() -> int:
     secs = [p.seconds for p in result.periods]
     customers = result.periods[-1].customers
     kept = sum(p.protected_total for p in result.periods)
-    cpu = f"{os.cpu_count()} cores, {platform.machine()}"
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    cpu = f"{os.cpu_count()} cores, {platform.machine()}, load average {load:.1f} at the end"
     lines = [
         "## Backtest",
         "",
@@ -177,7 +178,8 @@ def main() -> int:
         "Each period is one engine query over the orders already loaded on the connection; "
         "its result comes back as a small Arrow table (one row per customer, about ten "
         "columns) that becomes the next period's previous state. Nothing re-reads the files "
-        "or restarts per period.",
+        "or restarts per period. A load average above the core count means other work "
+        "shared the machine and the times are upper bounds.",
     ]
     text = "\n".join(line for line in lines if line is not None)
     print(text)
