@@ -36,10 +36,11 @@ def as_of_instant(as_of: dt.date | dt.datetime | str | None) -> dt.datetime:
 
 def connect(engine: str = "duckdb") -> Any:
     """An Ibis backend for ``engine``."""
-    import ibis
 
     if engine == "duckdb":
-        return ibis.duckdb.connect()
+        from tiers.core.duck import connect_duckdb
+
+        return connect_duckdb()
     if engine == "pyspark":
         from tiers.core.spark import connect_spark
 
