@@ -234,7 +234,21 @@ def main() -> None:
     parser.add_argument("--no-pandas", action="store_true", help="skip the pandas script")
     parser.add_argument("--spark", action="store_true", help="also run on pyspark local mode")
     parser.add_argument("--no-write", action="store_true", help="do not touch docs/")
+    parser.add_argument("--startup-only", action="store_true",
+                        help="only measure `tiers --help` (section `startup`)")
+    parser.add_argument("--section", help="docs/performance.md section to replace (default: "
+                        "`scale` for the default sizes, else `scale-<sizes>`)")
     args = parser.parse_args()
+    if args.startup_only:
+        (hw, hc), (pw, pc) = startup().values()
+        body = (f"## Start-up\n\n`tiers --help` (output piped), median of 7 on "
+                f"{os.cpu_count()} cores shared with other work: {hw:.2f} s wall, {hc:.2f} s CPU "
+                f"(target < 0.3 s); a bare `python -c pass` took {pw:.2f} s wall, {pc:.2f} s CPU "
+                "at the same time.\n")
+        print(body)
+        if not args.no_write:
+            write_section(body, "startup")
+        return
     results = {}
     for size in args.sizes:
         repeat = 1 if size == "100M" else args.repeat
@@ -244,7 +258,9 @@ def main() -> None:
     body = render(results, help_s)
     print(body)
     if not args.no_write:
-        write_section(body)
+        default = args.sizes == parser.get_default("sizes")
+        write_section(body, args.section or ("scale" if default else
+                                             "scale-" + "-".join(args.sizes)))
 
 
 if __name__ == "__main__":
