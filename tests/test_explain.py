@@ -116,3 +116,14 @@ def test_cli_text_and_json(ruleset, tmp_path):
     assert data["tier"] == "silver" and data["next_tier"] == "gold"
     res = runner.invoke(app, ["explain", str(ruleset), "nobody"])
     assert res.exit_code == 5 and "not in the data" in res.output
+
+
+def test_describe_window_names_the_period():
+    from tiers.core.explain import describe_window
+    from tiers.core.windows import Window
+
+    as_of = dt.datetime(2027, 1, 1)  # judges 2026
+    assert describe_window(Window(kind="calendar_year"), as_of) == " in 2026"
+    assert describe_window(Window(kind="quarter"), dt.datetime(2026, 8, 15)) == " in 2026 Q3"
+    assert describe_window(Window(kind="rolling", days=90), as_of) == " within the last 90 days"
+    assert gap_text("segments_flown", 30, 60.0, False, None) == "30 more segments flown"

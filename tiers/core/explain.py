@@ -148,7 +148,7 @@ def build(loaded: LoadedRuleset, as_of: dt.datetime, row: dict[str, Any],
         tier_since=_iso(row.get("tier_since")), held_until=_iso(row.get("held_until")),
         previous_tier=row.get("prev_tier"), segments=list(row.get("segments") or []),
         segment_reasons=segment_reasons, events=events, next_tier=next_tier,
-        distance=distance_lines(loaded, row, nxt) if next_tier else [],
+        distance=distance_lines(loaded, row, nxt, as_of) if next_tier else [],
     )
 
 
@@ -230,15 +230,21 @@ def _override(loaded: LoadedRuleset, row: dict[str, Any]) -> str | None:
 
 # ---- distance to the next tier -------------------------------------------------------------
 
-def describe_window(window: Window | None) -> str:
-    if window is None:
+def describe_window(window: Window | None, as_of: dt.datetime | None = None) -> str:
+    """' within the last 365 days', ' in 2026', ' in 2026 Q3', ' in 2026-07'."""
+    if window is None or window.kind == "all_time":
         return ""
     if window.kind == "rolling":
         return f" within the last {window.days} days"
-    if window.kind == "all_time":
-        return ""
-    name = {"calendar_year": "calendar year", "quarter": "quarter", "month": "month"}[window.kind]
-    return f" this {name}" if not window.offset else f" in the {name} {window.offset:+d}"
+    if as_of is None:
+        return f" in the {window.kind.replace('_', ' ')} window"
+    start, _ = window.bounds(as_of)
+    assert start is not None
+    if window.kind == "calendar_year":
+        return f" in {start.year}"
+    if window.kind == "quarter":
+        return f" in {start.year} Q{(start.month - 1) // 3 + 1}"
+    return f" in {start:%Y-%m}"
 
 
 def _is_count(spec: MetricSpec | None, value: Any) -> bool:
@@ -249,14 +255,14 @@ def _is_count(spec: MetricSpec | None, value: Any) -> bool:
 
 
 def gap_text(name: str, value: Any, target: float, strict: bool,
-             spec: MetricSpec | None) -> str | None:
+             spec: MetricSpec | None, as_of: dt.datetime | None = None) -> str | None:
     """'1,240.00 more spend within the last 365 days', None when already met."""
     v = float(value or 0)
     if (v > target) if strict else (v >= target):
         return None
     words = name.replace("_", " ")
-    where = describe_window(spec.window) if spec is not None else ""
-    if _is_count(spec, value):
+    where = describe_window(spec.window, as_of) if spec is not None else ""
+    if _is_count(spec, value) or (isinstance(value, int) and float(target).is_integer()):
         need = math.floor(target - v) + 1 if strict else math.ceil(target - v)
         return f"{need:,} more {words}{where}"
     need = target - v + (0.01 if strict else 0)
@@ -267,10 +273,11 @@ def _spec_for(loaded: LoadedRuleset, column: str) -> MetricSpec | None:
     return next((s for s in loaded.metric_specs if s.column == column), None)
 
 
-def _expr_gaps(node: ast.AST, loaded: LoadedRuleset, row: dict[str, Any]) -> str | None:
+def _expr_gaps(node: ast.AST, loaded: LoadedRuleset, row: dict[str, Any],
+               as_of: dt.datetime | None = None) -> str | None:
     """What would make the condition hold; None when it cannot tell."""
     if isinstance(node, ast.BoolOp):
-        parts = [_expr_gaps(v, loaded, row) for v in node.values]
+        parts = [_expr_gaps(v, loaded, row, as_of) for v in node.values]
         if any(p is None for p in parts):
             return None
         if isinstance(node.op, ast.Or):
@@ -285,13 +292,13 @@ def _expr_gaps(node: ast.AST, loaded: LoadedRuleset, row: dict[str, Any]) -> str
                 and isinstance(op, (ast.Gt, ast.GtE)) and left.id in row
                 and isinstance(right.value, (int, float))):
             gap = gap_text(left.id, row[left.id], float(right.value), isinstance(op, ast.Gt),
-                           _spec_for(loaded, left.id))
+                           _spec_for(loaded, left.id), as_of)
             return gap or ""
     return None
 
 
 def _policy_gap(policy: Any, loaded: LoadedRuleset, row: dict[str, Any],
-                target: int) -> str | None:
+                target: int, as_of: dt.datetime | None) -> str | None:
     """A policy's own `distance(row, rank)`, else the threshold ladder, else None."""
     custom = getattr(policy, "distance", None)
     if callable(custom):
@@ -308,10 +315,11 @@ def _policy_gap(policy: Any, loaded: LoadedRuleset, row: dict[str, Any],
     if not steps or spec.column not in row:
         return None
     minimum = min(steps)[1]
-    return gap_text(spec.measure, row[spec.column], float(minimum), False, spec) or ""
+    return gap_text(spec.measure, row[spec.column], float(minimum), False, spec, as_of) or ""
 
 
-def distance_lines(loaded: LoadedRuleset, row: dict[str, Any], target: int) -> list[str]:
+def distance_lines(loaded: LoadedRuleset, row: dict[str, Any], target: int,
+                   as_of: dt.datetime | None = None) -> list[str]:
     """Ways to reach ladder index ``target`` on entry requirements, in the customer's units."""
     from tiers.core.expressions import parse_expression
 
@@ -319,7 +327,7 @@ def distance_lines(loaded: LoadedRuleset, row: dict[str, Any], target: int) -> l
     for policy in loaded.policies:
         if policy.output != "tier":
             continue
-        gap = _policy_gap(policy, loaded, row, target)
+        gap = _policy_gap(policy, loaded, row, target, as_of)
         if gap is None:
             options.append(f"{policy.id}: cannot tell how far (see its reasons above)")
         elif gap:
@@ -328,7 +336,7 @@ def distance_lines(loaded: LoadedRuleset, row: dict[str, Any], target: int) -> l
                        if t.qualify and i >= target]
     if tier_conditions:
         i, src = tier_conditions[0]
-        gap = _expr_gaps(parse_expression(src).tree, loaded, row)
+        gap = _expr_gaps(parse_expression(src).tree, loaded, row, as_of)
         if gap:
             options.append(f"needs {gap} (qualify for {loaded.model.tiers[i].id})")
         elif gap is None:
