@@ -43,12 +43,12 @@ events: {{at_risk: {{within_days: 30, margin: 0.1}}}}
 
 
 def main() -> None:
-    import ibis
-    import pyarrow as pa
-
     import generate
+    import ibis
     import parquet_plugin
+    import pyarrow as pa
     from run import write_section
+
     from tiers.core.engine import connect, evaluate
     from tiers.core.loader import load_ruleset
     from tiers.core.plugins import get_plugin_manager
