@@ -1,0 +1,87 @@
+"""Bulk writes from Arrow tables: executemany on SQLite, COPY on PostgreSQL. Never an ORM loop.
+
+Timestamps are written as text in SQLAlchemy's SQLite format so reads through SQLAlchemy parse
+them; lists are never passed (callers join them to text first).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+CHUNK = 50_000
+
+
+def _sqlite_ready(table: pa.Table) -> pa.Table:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    cols = []
+    for col in table.columns:
+        if pa.types.is_timestamp(col.type):
+            col = pc.strftime(col.cast(pa.timestamp("us")), format="%Y-%m-%d %H:%M:%S")
+        cols.append(col)
+    return pa.table(cols, names=table.column_names)
+
+
+def write(conn: sa.Connection, target: sa.Table, rows: pa.Table,
+          conflict: Sequence[str] = (), update: Sequence[str] | None = None) -> None:
+    """Insert ``rows`` (columns named like ``target``'s) inside the caller's transaction.
+
+    :param conflict: key columns; with ``update`` None a conflicting row is left alone
+        (``DO NOTHING``), otherwise the ``update`` columns are overwritten.
+    """
+    if rows.num_rows == 0:
+        return
+    names = rows.column_names
+    if conn.dialect.name == "postgresql":
+        _copy(conn, target, rows, conflict, update)
+        return
+    cols = ", ".join(names)
+    marks = ", ".join("?" for _ in names)
+    sql = f"INSERT INTO {target.name} ({cols}) VALUES ({marks})"
+    if conflict:
+        sql += f" ON CONFLICT ({', '.join(conflict)}) "
+        sql += (f"DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in update)}"
+                if update else "DO NOTHING")
+    ready = _sqlite_ready(rows)
+    for start in range(0, ready.num_rows, CHUNK):
+        chunk = ready.slice(start, CHUNK)
+        params = list(zip(*(c.to_pylist() for c in chunk.columns)))
+        conn.exec_driver_sql(sql, params)  # type: ignore[arg-type]
+
+
+def _copy(conn: sa.Connection, target: sa.Table, rows: pa.Table, conflict: Sequence[str],
+          update: Sequence[str] | None) -> None:
+    import pyarrow.csv as pacsv
+
+    names = rows.column_names
+    cols = ", ".join(names)
+    buf = io.BytesIO()
+    # quoted strings keep '' apart from NULL (an unquoted empty field) in PostgreSQL CSV
+    pacsv.write_csv(rows, buf, write_options=pacsv.WriteOptions(
+        include_header=False, quoting_style="all_valid"))
+    data = buf.getvalue()
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    with raw.cursor() as cur:
+        if not conflict:
+            with cur.copy(f"COPY {target.name} ({cols}) FROM STDIN (FORMAT csv)") as cp:
+                cp.write(data)
+            return
+        tmp = f"tmp_{target.name}"
+        cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {tmp} "
+                    f"(LIKE {target.name} INCLUDING DEFAULTS) ON COMMIT DROP")
+        cur.execute(f"TRUNCATE {tmp}")
+        with cur.copy(f"COPY {tmp} ({cols}) FROM STDIN (FORMAT csv)") as cp:
+            cp.write(data)
+        action = (f"DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in update)}"
+                  if update else "DO NOTHING")
+        cur.execute(f"INSERT INTO {target.name} ({cols}) SELECT {cols} FROM {tmp} "
+                    f"ON CONFLICT ({', '.join(conflict)}) {action}")
