@@ -135,7 +135,6 @@ class StateStore:
 
     def previous_arrow(self, ruleset: str) -> pa.Table | None:
         import pyarrow as pa
-        import pyarrow.compute as pc
 
         if ruleset in self._previous:
             return self._previous[ruleset]
