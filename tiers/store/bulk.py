@@ -53,7 +53,7 @@ def write(conn: sa.Connection, target: sa.Table, rows: pa.Table,
     ready = _sqlite_ready(rows)
     for start in range(0, ready.num_rows, CHUNK):
         chunk = ready.slice(start, CHUNK)
-        params = list(zip(*(c.to_pylist() for c in chunk.columns)))
+        params = list(zip(*(c.to_pylist() for c in chunk.columns), strict=True))
         conn.exec_driver_sql(sql, params)  # type: ignore[arg-type]
 
 

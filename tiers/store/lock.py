@@ -65,7 +65,8 @@ def acquire(engine: sa.Engine, ruleset: str, run: dict, now: dt.datetime
             raise RunLockedError(
                 f"another run of ruleset {ruleset!r} is active against this store "
                 f"(run {h.run_id}, pid {h.pid} on {h.host}, started "
-                f"{h.acquired_at:%Y-%m-%d %H:%M:%S} UTC). Wait for it to finish. If that process is gone, run "
+                f"{h.acquired_at:%Y-%m-%d %H:%M:%S} UTC). Wait for it to finish. "
+                f"If that process is gone, run "
                 f"`tiers runs --unlock {ruleset}` and then `tiers run` again")
         if h is not None:
             conn.execute(run_locks.delete().where(run_locks.c.ruleset == ruleset))

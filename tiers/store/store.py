@@ -146,7 +146,7 @@ class StateStore:
                 current_tiers.c.ruleset == ruleset)).all()
         if not rows:
             return None
-        data = list(zip(*rows))
+        data = list(zip(*rows, strict=True))
         seg_text = pa.array(data[5], pa.string())
         table = pa.table({
             "customer_id": pa.array(data[0], pa.string()),
