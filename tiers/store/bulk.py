@@ -31,25 +31,26 @@ def _sqlite_ready(table: pa.Table) -> pa.Table:
 
 
 def write(conn: sa.Connection, target: sa.Table, rows: pa.Table,
-          conflict: Sequence[str] = (), update: Sequence[str] | None = None) -> None:
+          conflict: Sequence[str] = (), update: Sequence[str] | None = None,
+          where: str | None = None) -> None:
     """Insert ``rows`` (columns named like ``target``'s) inside the caller's transaction.
 
     :param conflict: key columns; with ``update`` None a conflicting row is left alone
         (``DO NOTHING``), otherwise the ``update`` columns are overwritten.
+    :param where: SQL condition on the existing row for the update (``DO UPDATE ... WHERE``).
     """
     if rows.num_rows == 0:
         return
     names = rows.column_names
     if conn.dialect.name == "postgresql":
-        _copy(conn, target, rows, conflict, update)
+        _copy(conn, target, rows, conflict, update, where)
         return
     cols = ", ".join(names)
     marks = ", ".join("?" for _ in names)
     sql = f"INSERT INTO {target.name} ({cols}) VALUES ({marks})"
     if conflict:
         sql += f" ON CONFLICT ({', '.join(conflict)}) "
-        sql += (f"DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in update)}"
-                if update else "DO NOTHING")
+        sql += _on_conflict(target, update, where)
     ready = _sqlite_ready(rows)
     for start in range(0, ready.num_rows, CHUNK):
         chunk = ready.slice(start, CHUNK)
@@ -57,8 +58,15 @@ def write(conn: sa.Connection, target: sa.Table, rows: pa.Table,
         conn.exec_driver_sql(sql, params)  # type: ignore[arg-type]
 
 
+def _on_conflict(target: sa.Table, update: Sequence[str] | None, where: str | None) -> str:
+    if not update:
+        return "DO NOTHING"
+    sql = f"DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in update)}"
+    return sql + (f" WHERE {where.format(table=target.name)}" if where else "")
+
+
 def _copy(conn: sa.Connection, target: sa.Table, rows: pa.Table, conflict: Sequence[str],
-          update: Sequence[str] | None) -> None:
+          update: Sequence[str] | None, where: str | None) -> None:
     import pyarrow.csv as pacsv
 
     names = rows.column_names
@@ -81,7 +89,6 @@ def _copy(conn: sa.Connection, target: sa.Table, rows: pa.Table, conflict: Seque
         cur.execute(f"TRUNCATE {tmp}")
         with cur.copy(f"COPY {tmp} ({cols}) FROM STDIN (FORMAT csv)") as cp:
             cp.write(data)
-        action = (f"DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in update)}"
-                  if update else "DO NOTHING")
+        action = _on_conflict(target, update, where)
         cur.execute(f"INSERT INTO {target.name} ({cols}) SELECT {cols} FROM {tmp} "
                     f"ON CONFLICT ({', '.join(conflict)}) {action}")

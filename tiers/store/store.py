@@ -187,7 +187,11 @@ class StateStore:
             bulk.write(conn, tier_history, history)
             new_intents = 0
             if intents is not None and intents.num_rows:
-                bulk.write(conn, ledger, intents, conflict=("key",))
+                # an intent still open takes the fresh plan's payload (fixed data or
+                # template); one done or in flight keeps what was sent
+                bulk.write(conn, ledger, intents, conflict=("key",),
+                           update=("payload", "updated_at"),
+                           where="{table}.status IN ('pending', 'failed')")
                 new_intents = conn.execute(sa.select(sa.func.count()).select_from(ledger).where(
                     ledger.c.planned_run == handle.id)).scalar() or 0
             conn.execute(runs.update().where(runs.c.id == handle.id).values(
