@@ -69,6 +69,10 @@ class EmailAction(TierAction):
     Config: ClassVar[type[EmailConfig]] = EmailConfig
 
     @property
+    def batch_size(self) -> int:  # type: ignore[override]
+        return self.config.batch_size
+
+    @property
     def folder(self) -> Path:
         return self.context.resolve(self.config.templates)
 
