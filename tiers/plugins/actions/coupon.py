@@ -96,7 +96,7 @@ class CouponAction(TierAction):
         p = intent.payload
         unit = "%" if p.get("kind") == "percent" else ""
         until = (p.get("valid_until") or "no expiry")[:10]
-        return f"{intent.customer_id}: {p.get('value')}{unit} until {until}"
+        return f"{intent.customer_id}: {p.get('value'):g}{unit} until {until}"
 
     def start(self, ctx: ApplyContext) -> None:
         self._secret, self._from_env = ctx.secret(self.config.secret_env,

@@ -94,12 +94,12 @@ class ExportAction(TierAction):
         cols = ("key", "action", "action_type", "customer_id", "event", "detail", "period",
                 "status", "error", "result")
         run_id = getattr(self, "_run_id", None)
-        if inp.store is None or run_id is None:
+        conn = getattr(self, "_conn", None)  # the apply batch's transaction
+        if conn is None or run_id is None:
             return pa.table({c: pa.array([], pa.string()) for c in cols})
-        with inp.store.engine.connect() as conn:
-            rows = conn.execute(sa.select(*(ledger.c[c] for c in cols)).where(
-                ledger.c.planned_run == run_id).order_by(ledger.c.action,
-                                                          ledger.c.customer_id)).all()
+        rows = conn.execute(sa.select(*(ledger.c[c] for c in cols)).where(
+            ledger.c.planned_run == run_id).order_by(ledger.c.action,
+                                                      ledger.c.customer_id)).all()
         data = list(zip(*rows, strict=True)) if rows else [[] for _ in cols]
         return pa.table({c: pa.array(list(d), pa.string()) for c, d in zip(cols, data,
                                                                              strict=True)})
@@ -114,7 +114,7 @@ class ExportAction(TierAction):
             for intent in intents:
                 yield Outcome(intent.key, "failed", error="export needs the run's result")
             return
-        self._run_id = ctx.run_id
+        self._run_id, self._conn = ctx.run_id, ctx.conn
         inp = PlanInput(ctx.ruleset, ctx.as_of, ibis.memtable(result.table),
                         ibis.memtable(result.events) if result.events is not None else None,
                         result.table, [], ctx.store)
