@@ -24,7 +24,7 @@ class SmtpSink:
     seen: int = 0
     logins: list[tuple[str, str]] = field(default_factory=list)
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.seen += 1
         if self.trap_at is not None and self.seen == self.trap_at:
             self.trapped.set()
@@ -41,7 +41,7 @@ def start_smtp(sink: SmtpSink, auth: tuple[str, str] | None = None) -> Any:
 
     kwargs: dict[str, Any] = {}
     if auth is not None:
-        def authenticator(server, session, envelope, mechanism, auth_data):  # noqa: ANN001
+        def authenticator(server, session, envelope, mechanism, auth_data):
             ok = (auth_data.login.decode(), auth_data.password.decode()) == auth
             if ok:
                 sink.logins.append(auth)
@@ -72,7 +72,7 @@ class Receiver:
 
 def start_http(receiver: Receiver) -> tuple[ThreadingHTTPServer, str]:
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
             data = json.loads(body)
             with receiver.lock:

@@ -28,7 +28,7 @@ def select(url: str, *cols, where=None) -> list[tuple]:
 
 
 def test_idempotency_key_is_a_stable_hash_of_its_parts():
-    expected = hashlib.sha256("shop\x1fvip_mail\x1fC1\x1ftier:vip\x1f2026-06".encode())
+    expected = hashlib.sha256(b"shop\x1fvip_mail\x1fC1\x1ftier:vip\x1f2026-06")
     assert idempotency_key("shop", "vip_mail", "C1", "tier:vip", "2026-06") == (
         expected.hexdigest()[:32])
     as_of = dt.datetime(2026, 8, 15)
@@ -144,7 +144,7 @@ def test_coupons_are_unique_hmac_codes_issued_once_and_exported(tmp_path, monkey
     issued = select(url, coupons.c.customer_id, coupons.c.code, coupons.c.value,
                     coupons.c.valid_until, coupons.c.key)
     assert sorted(r[0] for r in issued) == VIPS
-    for cid, code, value, valid_until, key in issued:
+    for _cid, code, value, valid_until, key in issued:
         assert re.fullmatch(r"VIP-[A-Z2-7]{4}(-[A-Z2-7]{4}){3}", code)
         import base64
 
