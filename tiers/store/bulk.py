@@ -92,3 +92,46 @@ def _copy(conn: sa.Connection, target: sa.Table, rows: pa.Table, conflict: Seque
         action = _on_conflict(target, update, where)
         cur.execute(f"INSERT INTO {target.name} ({cols}) SELECT {cols} FROM {tmp} "
                     f"ON CONFLICT ({', '.join(conflict)}) {action}")
+
+
+CURRENT_COLUMNS = ("customer_id", "tier", "tier_rank", "since", "held_until", "segments")
+
+
+def read_current(conn: sa.Connection, ruleset: str) -> pa.Table:
+    """A ruleset's current_tiers as Arrow, parsed columnar: COPY to CSV on PostgreSQL, plain
+    driver rows on SQLite (timestamps stay text until Arrow casts them)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    ts = pa.timestamp("us")
+    types = {"customer_id": pa.string(), "tier": pa.string(), "tier_rank": pa.int8(),
+             "since": ts, "held_until": ts, "segments_text": pa.string()}
+    cols = ", ".join(CURRENT_COLUMNS)
+    if conn.dialect.name == "postgresql":
+        buf = io.BytesIO()
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        with raw.cursor() as cur, cur.copy(
+                f"COPY (SELECT {cols} FROM current_tiers WHERE ruleset = %s) "
+                "TO STDOUT (FORMAT csv, FORCE_QUOTE (segments))", (ruleset,)) as cp:
+            for block in cp:
+                buf.write(block)
+        if not buf.getvalue():
+            return pa.table({c: pa.array([], t) for c, t in types.items()})
+        return pacsv.read_csv(
+            io.BytesIO(buf.getvalue()),
+            read_options=pacsv.ReadOptions(column_names=list(types)),
+            convert_options=pacsv.ConvertOptions(
+                column_types=types, strings_can_be_null=False, quoted_strings_can_be_null=False,
+                null_values=[""]))
+    rows = conn.exec_driver_sql(
+        f"SELECT {cols} FROM current_tiers WHERE ruleset = ?", (ruleset,)).fetchall()
+    data = list(zip(*rows, strict=True)) if rows else [[] for _ in CURRENT_COLUMNS]
+    return pa.table({
+        "customer_id": pa.array(data[0], pa.string()),
+        "tier": pa.array(data[1], pa.string()),
+        "tier_rank": pa.array(data[2], pa.int8()),
+        "since": pa.array(data[3], pa.string()).cast(ts),
+        "held_until": pa.array(data[4], pa.string()).cast(ts),
+        "segments_text": pa.array(data[5], pa.string()),
+    })

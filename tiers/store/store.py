@@ -134,28 +134,15 @@ class StateStore:
     # ---- previous state (StateBackend) ---------------------------------------------------
 
     def previous_arrow(self, ruleset: str) -> pa.Table | None:
-        import pyarrow as pa
 
         if ruleset in self._previous:
             return self._previous[ruleset]
         if not self.exists:
             return None
-        cols = ("customer_id", "tier", "tier_rank", "since", "held_until", "segments")
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(*(current_tiers.c[c] for c in cols)).where(
-                current_tiers.c.ruleset == ruleset)).all()
-        if not rows:
+            table = bulk.read_current(conn, ruleset)
+        if table.num_rows == 0:
             return None
-        data = list(zip(*rows, strict=True))
-        seg_text = pa.array(data[5], pa.string())
-        table = pa.table({
-            "customer_id": pa.array(data[0], pa.string()),
-            "tier": pa.array(data[1], pa.string()),
-            "tier_rank": pa.array(data[2], pa.int8()),
-            "since": pa.array(data[3], pa.timestamp("us")),
-            "held_until": pa.array(data[4], pa.timestamp("us")),
-            "segments_text": seg_text,
-        })
         self._previous[ruleset] = table
         return table
 
