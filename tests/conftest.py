@@ -39,3 +39,28 @@ def registry():
     from tiers.core.plugins import get_plugin_manager
 
     return get_plugin_manager(entry_points=False)
+
+
+def _reset_postgres(url: str) -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+        conn.execute(sa.text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path: Path) -> str:
+    """An empty state store: a SQLite file, and PostgreSQL from $TIERS_TEST_PG_URL (set by
+    .ci/setup.d/20-postgres.sh, so it runs in CI)."""
+    import os
+
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'state.db'}"
+    url = os.environ.get("TIERS_TEST_PG_URL")
+    if not url:
+        pytest.skip("TIERS_TEST_PG_URL is not set (CI sets it via .ci/setup.d/20-postgres.sh)")
+    _reset_postgres(url)
+    return url

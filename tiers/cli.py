@@ -88,10 +88,20 @@ def run(
     engine: Annotated[str | None, typer.Option(
         "--engine", help="duckdb (default) or pyspark; overrides the ruleset's `engine`.")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Compute everything and show the action plan; write nothing.")
+    ] = False,
+    state: Annotated[str | None, typer.Option(
+        "--state", help="State store URL or SQLite file; default: $TIERS_STATE_URL, the "
+                        "ruleset's `state:`, else .tiers/state.db next to the ruleset.")
+    ] = None,
 ) -> None:
-    """Evaluate a ruleset and show the tier table."""
+    """Evaluate a ruleset, show the tier table and what changed, and carry out its actions
+    (each exactly once; run again to resume failed ones)."""
+    from tiers.core.apply import Progress
     from tiers.core.engine import run as run_ruleset
     from tiers.output import print_run, run_json
+    from tiers.output_actions import actions_json, exit_code, print_actions
 
     with reported():
         if fmt not in ("table", "json"):
@@ -99,11 +109,17 @@ def run(
         loaded = load(ruleset)
         if engine:
             loaded.model.engine = engine
-        result = run_ruleset(loaded, as_of=as_of, out=out)
+        result = run_ruleset(loaded, as_of=as_of, out=out, state=state or True,
+                             dry_run=dry_run, progress=Progress())
         if fmt == "json":
-            typer.echo(json.dumps(run_json(result, out), ensure_ascii=False, indent=2))
+            data = {**run_json(result, out), **actions_json(result)}
+            typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
         else:
             print_run(result, out)
+            print_actions(result, ruleset)
+        code = exit_code(result)
+        if code:
+            raise typer.Exit(code)
 
 
 @app.command()

@@ -321,6 +321,17 @@ class RunResult:
     metric_columns: list[str]
     summary: list[TierSummary]
     timings: dict[str, float] = field(default_factory=dict)
+    #: events of this run by name (entered, upgraded...), when the engine computes them
+    event_counts: dict[str, int] = field(default_factory=dict)
+    events: pa.Table | None = None
+    #: per action, the intents this run planned (tiers.core.actions.ActionPlan)
+    plans: list[Any] = field(default_factory=list)
+    #: what applying did (tiers.core.apply.ApplySummary); None on a dry run or without a store
+    applied: Any = None
+    run: Any = None              # tiers.store.store.RunHandle when recorded
+    store_url: str | None = None
+    dry_run: bool = False
+    notes: list[str] = field(default_factory=list)
 
     @property
     def customers(self) -> int:
@@ -354,28 +365,62 @@ def summarize(loaded: LoadedRuleset, table: pa.Table) -> list[TierSummary]:
 
 
 def run(loaded: LoadedRuleset, as_of: Any = None, out: str | Path | None = None,
-        con: Any = None) -> RunResult:
-    """Evaluate ``loaded`` and materialise the result once; optionally write ``out``."""
+        con: Any = None, *, state: Any = None, dry_run: bool = False,
+        progress: Any = None) -> RunResult:
+    """Evaluate ``loaded`` and materialise the result once; optionally write ``out``.
+
+    :param state: the state store: None (none: nothing is read, recorded or applied), True
+        (the ruleset's store, see docs/state-store.md), a URL, or a
+        :class:`tiers.store.store.StateStore`. With a store the previous run's state is read,
+        then the actions are planned, the state and intents recorded, and the intents applied.
+    :param dry_run: compute everything and plan the actions, but write nothing anywhere.
+    :param progress: a :class:`tiers.core.apply.Progress` for the apply step.
+    """
+    from tiers.core.pipeline import open_state, run_pipeline
+
+    instant = as_of_instant(as_of if as_of is not None else loaded.model.as_of)
+    loaded.pm.hook.run_started(ruleset=loaded.model, as_of=instant) if loaded.pm else None
+    store = open_state(loaded, state, dry_run)
+    result = run_pipeline(loaded, instant, con, store, dry_run, progress)
+    if out is not None:
+        write_table(table_for_export(result), Path(out))
+    if loaded.pm:
+        loaded.pm.hook.run_finished(ruleset=loaded.model, result=result)
+    return result
+
+
+def materialize(loaded: LoadedRuleset, instant: dt.datetime, con: Any, previous: Any
+                ) -> RunResult:
+    """Evaluate (against ``previous`` state when the engine supports it) and run the
+    expression once."""
+    import inspect
+
     from tiers.core.materialize import to_arrow
 
     started = time.perf_counter()
-    instant = as_of_instant(as_of if as_of is not None else loaded.model.as_of)
-    loaded.pm.hook.run_started(ruleset=loaded.model, as_of=instant) if loaded.pm else None
-    evaluation = evaluate(loaded, instant, con)
+    if previous is not None and "previous" in inspect.signature(evaluate).parameters:
+        evaluation = evaluate(loaded, instant, con, previous=previous)
+    else:
+        evaluation = evaluate(loaded, instant, con)
     try:
         table = to_arrow(evaluation.con, evaluation.table)
+        events_expr = getattr(evaluation, "events", None)
+        events = to_arrow(evaluation.con, events_expr) if events_expr is not None else None
     except TiersError:
         raise
     except Exception as exc:
         raise DataError(f"the engine could not evaluate {loaded.file}: {exc}") from None
     timings = {"evaluate": time.perf_counter() - started}
     result = RunResult(loaded, instant, table, evaluation.metric_columns,
-                       summarize(loaded, table), timings)
-    if out is not None:
-        write_table(table.select(result.export_columns()), Path(out))
-    if loaded.pm:
-        loaded.pm.hook.run_finished(ruleset=loaded.model, result=result)
+                       summarize(loaded, table), timings, events=events)
+    if events is not None:
+        counts = events["event"].value_counts().to_pylist()
+        result.event_counts = {c["values"]: c["counts"] for c in counts}
     return result
+
+
+def table_for_export(result: RunResult) -> pa.Table:
+    return result.table.select(result.export_columns())
 
 
 def write_table(table: pa.Table, path: Path) -> None:

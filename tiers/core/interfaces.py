@@ -43,6 +43,8 @@ class Context:
     lines: LineMap
     component_id: str = ""
     requested_metrics: list[MetricSpec] = field(default_factory=list)
+    #: the plugin manager, for components that call hooks (e.g. prepare_jinja_environment)
+    pm: Any = None
 
     @property
     def base_dir(self) -> Path:

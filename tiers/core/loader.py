@@ -217,7 +217,7 @@ def load_ruleset(path: str | Path, *, registry: Registry | None = None, pm: Any 
                     line=lines.line(loc), path=render_path(loc),
                     hint="give each policy and action a distinct `id:`"))
             seen_ids[cid] = loc
-        context = Context(model, file, loc, lines, component_id=cid)
+        context = Context(model, file, loc, lines, component_id=cid, pm=pm)
         component = cls(config, context)
         try:
             problems += component.check() if (check_data or kind != "source") else []

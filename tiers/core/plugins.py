@@ -115,6 +115,13 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "tiers.commands.new_plugin",
     "tiers.commands.schema",
     "tiers.commands.report",
+    "tiers.plugins.actions.coupon",
+    "tiers.plugins.actions.dedicated_rep",
+    "tiers.plugins.actions.email",
+    "tiers.plugins.actions.webhook",
+    "tiers.plugins.actions.export",
+    "tiers.commands.runs",
+    "tiers.commands.history",
 )
 
 

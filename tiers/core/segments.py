@@ -29,18 +29,25 @@ def segment_conditions(policies: list[Policy], table: ir.Table) -> dict[str, ir.
     return out
 
 
+def empty_labels() -> ir.ArrayValue:
+    """An empty array<string>. A bare empty literal compiles to Spark's untyped ARRAY(),
+    which Spark refuses in array_contains; filtering a typed one-NULL array keeps the type."""
+    import ibis
+
+    return ibis.array([ibis.null("string")]).filter(lambda s: s.notnull())
+
+
 def segments_array(conditions: dict[str, ir.BooleanValue]) -> ir.ArrayValue:
     import ibis
 
     if not conditions:
-        return ibis.literal([], type=EMPTY)
+        return empty_labels()
     items = [ibis.ifelse(cond, label, ibis.null("string")) for label, cond in conditions.items()]
     return ibis.array(items).filter(lambda s: s.notnull()).cast(EMPTY)
 
 
 def added(current: ir.ArrayValue, before: ir.ArrayValue) -> ir.ArrayValue:
     """Labels in ``current`` and not in ``before`` (NULL ``before`` counts as empty)."""
-    import ibis
 
-    before = before.fill_null(ibis.literal([], type=EMPTY))
+    before = before.fill_null(empty_labels())
     return current.filter(lambda s: ~before.contains(s))

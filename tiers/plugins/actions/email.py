@@ -1,0 +1,239 @@
+"""`email`: templated mail per intent, over SMTP or into an outbox folder of .eml files.
+
+Templates live in ``<templates>/<template>/`` next to the ruleset: ``subject.txt``,
+``body.txt`` and optionally ``body.html``, each overridable per locale in a sub-folder
+(``zh-CN/subject.txt``); the customer's locale falls back to its language (``zh``), then
+``default_locale``, then the folder itself. Everything is rendered while planning, so a bad
+template stops the run before any mail leaves.
+"""
+
+from __future__ import annotations
+
+import os
+import smtplib
+import time
+from collections.abc import Iterator
+from email.message import EmailMessage
+from email.utils import formatdate
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import ConfigDict, Field
+
+from tiers.core.actions import ActionConfig, Intent, Outcome, PlanInput, TierAction
+from tiers.core.apply import ApplyContext
+from tiers.core.errors import Problem
+from tiers.core.hookspecs import hookimpl
+from tiers.core.interfaces import ComponentConfig
+from tiers.core.templates import environment, render, syntax_problems
+
+PARTS = ("subject.txt", "body.txt", "body.html")
+
+
+class SmtpConfig(ComponentConfig):
+    host: str = Field(default="localhost", description="SMTP server")
+    port: int = Field(default=25, ge=1, le=65535)
+    starttls: bool = Field(default=False, description="upgrade the connection with STARTTLS")
+    ssl: bool = Field(default=False, description="connect with implicit TLS (port 465)")
+    username_env: str | None = Field(default=None, description="env var holding the user")
+    password_env: str | None = Field(default=None, description="env var holding the password")
+    timeout: float = Field(default=30, gt=0, description="seconds per SMTP command")
+
+
+class EmailConfig(ActionConfig):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    template: str = Field(description="template folder name under `templates`")
+    templates: str = Field(default="templates", description="folder of templates, relative "
+                           "to the ruleset")
+    sender: str = Field(alias="from", description="From: address, e.g. 'Shop <club@shop.cn>'")
+    to: str = Field(default="email", description="customer column with the address")
+    locale: str = Field(default="locale", description="customer column with the locale")
+    default_locale: str = "en"
+    transport: Literal["outbox", "smtp"] = Field(
+        default="outbox", description="outbox: write .eml files; smtp: deliver")
+    outbox: str = Field(default=".tiers/outbox", description="folder for .eml files")
+    smtp: SmtpConfig = Field(default_factory=SmtpConfig)
+    rate_limit: float | None = Field(default=None, gt=0, description="messages per second")
+    batch_size: int = Field(default=100, ge=1, description="messages per SMTP connection")
+
+
+def _domain(sender: str) -> str:
+    addr = sender.rsplit("<", 1)[-1].rstrip(">").strip()
+    return addr.rsplit("@", 1)[-1] if "@" in addr else "tiers.local"
+
+
+class EmailAction(TierAction):
+    name = "email"
+    description = "templated e-mail (subject, text, HTML per locale) via SMTP or an outbox"
+    Config: ClassVar[type[EmailConfig]] = EmailConfig
+
+    @property
+    def batch_size(self) -> int:  # type: ignore[override]
+        return self.config.batch_size
+
+    @property
+    def folder(self) -> Path:
+        return self.context.resolve(self.config.templates)
+
+    def _env(self) -> Any:
+        if not hasattr(self, "_jinja"):
+            pm = getattr(self.context, "pm", None)
+            self._jinja = environment(self.folder, pm)
+        return self._jinja
+
+    def check(self) -> list[Problem]:
+        problems = super().check()
+        base = self.folder / self.config.template
+        if not base.is_dir():
+            problems.append(self.context.problem(
+                f"template folder {base} does not exist", "template",
+                hint=f"create {base}/subject.txt and {base}/body.txt (and body.html)"))
+            return problems
+        for part in ("subject.txt", "body.txt"):
+            if not any((d / part).is_file() for d in (base, base / self.config.default_locale)):
+                problems.append(self.context.problem(
+                    f"template {self.config.template!r} has no {part}", "template",
+                    hint=f"add {base / part}"))
+        names = sorted(str(p.relative_to(self.folder)) for p in base.rglob("*")
+                       if p.is_file() and p.name in PARTS)
+        problems += syntax_problems(self._env(), self.folder, names)
+        if self.config.transport == "smtp":
+            for var in (self.config.smtp.username_env, self.config.smtp.password_env):
+                if var and var not in os.environ:
+                    problems.append(self.context.problem(
+                        f"environment variable {var} is not set", "smtp",
+                        hint=f"export {var}=... before running tiers"))
+        return problems
+
+    def _part(self, locale: str | None, part: str) -> str | None:
+        base = self.folder / self.config.template
+        chain = []
+        if locale:
+            chain += [locale, locale.split("-")[0].split("_")[0]]
+        chain += [self.config.default_locale, ""]
+        for loc in dict.fromkeys(chain):
+            if (base / loc / part).is_file():
+                return str(Path(self.config.template, loc, part)) if loc else str(
+                    Path(self.config.template, part))
+        return None
+
+    def prepare(self, intents: list[Intent], inp: PlanInput) -> list[Intent]:
+        env = self._env()
+        tier_names = {t.id: t.label for t in self.context.ruleset.tiers}
+        domain = _domain(self.config.sender)
+        for intent in intents:
+            customer = intent.payload["customer"]
+            locale = customer.get(self.config.locale) or self.config.default_locale
+            context = {**customer, "customer": customer, "event": intent.event,
+                       "detail": intent.detail, "tier_name": tier_names.get(
+                           customer.get("tier"), customer.get("tier")),
+                       "tier_names": tier_names, "ruleset": inp.ruleset,
+                       "as_of": inp.as_of.date().isoformat(), "key": intent.key}
+            rendered = {}
+            for part in PARTS:
+                name = self._part(str(locale), part)
+                if name is not None:
+                    rendered[part] = render(env, self.folder, name, context)
+            intent.payload = {
+                "to": customer.get(self.config.to),
+                "subject": " ".join(rendered["subject.txt"].split()),
+                "text": rendered["body.txt"], "html": rendered.get("body.html"),
+                "locale": locale, "message_id": f"<{intent.key}@{domain}>",
+                "customer_id": intent.customer_id,
+            }
+        return intents
+
+    def describe(self, intent: Intent) -> str:
+        return f"{intent.payload.get('to')}: {intent.payload.get('subject')}"
+
+    def message(self, intent: Intent) -> EmailMessage:
+        p = intent.payload
+        msg = EmailMessage()
+        msg["From"] = self.config.sender
+        msg["To"] = p["to"]
+        msg["Subject"] = p["subject"]
+        msg["Message-ID"] = p["message_id"]
+        msg["Date"] = formatdate(localtime=False, usegmt=True)
+        msg["X-Tiers-Key"] = intent.key
+        msg.set_content(p["text"])
+        if p.get("html"):
+            msg.add_alternative(p["html"], subtype="html")
+        return msg
+
+    # ---- delivery ------------------------------------------------------------------------
+
+    def start(self, ctx: ApplyContext) -> None:
+        self._last_send = 0.0
+
+    def _pace(self) -> None:
+        if self.config.rate_limit:
+            wait = self._last_send + 1.0 / self.config.rate_limit - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+        self._last_send = time.monotonic()
+
+    def execute(self, intents: list[Intent], ctx: ApplyContext) -> Iterator[Outcome]:
+        if self.config.transport == "outbox":
+            yield from self._to_outbox(intents, ctx)
+        else:
+            yield from self._over_smtp(intents, ctx)
+
+    def _to_outbox(self, intents: list[Intent], ctx: ApplyContext) -> Iterator[Outcome]:
+        folder = self.context.resolve(self.config.outbox)
+        folder.mkdir(parents=True, exist_ok=True)
+        for intent in intents:
+            if not intent.payload.get("to"):
+                yield Outcome(intent.key, "failed", error=f"customer {intent.customer_id} has "
+                              f"no address in column {self.config.to!r}")
+                continue
+            ctx.begin(intent)
+            path = folder / f"{intent.key}.eml"
+            tmp = folder / f".{intent.key}.eml.tmp"
+            tmp.write_bytes(bytes(self.message(intent)))
+            os.replace(tmp, path)  # the same file on a retry: never two copies
+            yield Outcome(intent.key, "done", {"message_id": intent.payload["message_id"],
+                                               "file": str(path)})
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self.config.smtp
+        cls = smtplib.SMTP_SSL if s.ssl else smtplib.SMTP
+        conn = cls(s.host, s.port, timeout=s.timeout)
+        if s.starttls and not s.ssl:
+            conn.starttls()
+        if s.username_env:
+            user = os.environ.get(s.username_env, "")
+            password = os.environ.get(s.password_env or "", "")
+            conn.login(user, password)
+        return conn
+
+    def _over_smtp(self, intents: list[Intent], ctx: ApplyContext) -> Iterator[Outcome]:
+        conn = self._connect()  # one connection per batch
+        try:
+            for intent in intents:
+                if not intent.payload.get("to"):
+                    yield Outcome(intent.key, "failed", error=f"customer {intent.customer_id}"
+                                  f" has no address in column {self.config.to!r}")
+                    continue
+                self._pace()
+                ctx.begin(intent)
+                try:
+                    refused = conn.send_message(self.message(intent))
+                except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError,
+                        smtplib.SMTPSenderRefused) as exc:
+                    yield Outcome(intent.key, "failed", error=f"SMTP refused: {exc}")
+                    continue
+                if refused:
+                    yield Outcome(intent.key, "failed", error=f"SMTP refused: {refused}")
+                    continue
+                yield Outcome(intent.key, "done", {"message_id": intent.payload["message_id"]})
+        finally:
+            try:
+                conn.quit()
+            except smtplib.SMTPException:
+                conn.close()
+
+
+@hookimpl
+def register_actions(register: Any) -> None:
+    register(EmailAction)

@@ -1,0 +1,142 @@
+"""`webhook`: POST each intent (or a batch of them) as JSON to a URL.
+
+Every request carries an ``Idempotency-Key`` header (the intent's key, or a hash of the batch's
+keys) so a receiver can drop a repeat, and, with a secret, an ``X-Tiers-Signature:
+sha256=<hex>`` HMAC of the body. 429 and 5xx answers and connection errors are retried with
+exponential backoff (``Retry-After`` is honoured); other answers fail the intent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import time
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from tiers.core.actions import ActionConfig, Intent, Outcome, TierAction
+from tiers.core.apply import ApplyContext
+from tiers.core.errors import Problem
+from tiers.core.hookspecs import hookimpl
+
+SIGNATURE_HEADER = "X-Tiers-Signature"
+
+
+class WebhookConfig(ActionConfig):
+    url: str = Field(description="endpoint receiving the POSTs")
+    secret_env: str | None = Field(
+        default=None, description="env var with the HMAC secret for the signature header")
+    batch: int = Field(default=1, ge=1, le=10_000,
+                       description="intents per request; 1 posts each intent on its own")
+    retries: int = Field(default=4, ge=0, le=20, description="retries on 429/5xx/network")
+    backoff: float = Field(default=0.5, ge=0, description="first retry delay in seconds, "
+                           "doubled each time")
+    timeout: float = Field(default=10, gt=0, description="seconds per request")
+    headers: dict[str, str] = Field(default_factory=dict, description="extra headers")
+    fields: list[str] | None = Field(
+        default=None, description="customer columns to send; all when omitted")
+
+
+def signature(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+class WebhookAction(TierAction):
+    name = "webhook"
+    description = "POST JSON per intent or batch, signed, with an Idempotency-Key"
+    Config: ClassVar[type[WebhookConfig]] = WebhookConfig
+
+    @property
+    def batch_size(self) -> int:  # type: ignore[override]
+        return max(self.config.batch, 50)
+
+    def check(self) -> list[Problem]:
+        problems = super().check()
+        if not self.config.url.startswith(("http://", "https://")):
+            problems.append(self.context.problem(
+                f"url {self.config.url!r} is not an http(s) URL", "url",
+                hint="write the full URL, e.g. https://crm.example.com/hooks/tiers"))
+        return problems
+
+    def _body(self, intent: Intent) -> dict[str, Any]:
+        customer = intent.payload.get("customer", {})
+        if self.config.fields is not None:
+            customer = {k: customer.get(k) for k in ["customer_id", *self.config.fields]}
+        return {"key": intent.key, "ruleset": self.context.ruleset.name, "action": self.id,
+                "customer_id": intent.customer_id, "event": intent.event,
+                "detail": intent.detail, "period": intent.period, "customer": customer}
+
+    def start(self, ctx: ApplyContext) -> None:
+        import httpx
+
+        self._secret = None
+        if self.config.secret_env:
+            self._secret = os.environ.get(self.config.secret_env)
+            if not self._secret:
+                raise RuntimeError(f"environment variable {self.config.secret_env} (the "
+                                   "webhook signing secret) is not set; export it and run "
+                                   "`tiers run` again")
+        self._client = httpx.Client(timeout=self.config.timeout)
+
+    def finish(self, ctx: ApplyContext) -> list[str]:
+        client = getattr(self, "_client", None)
+        if client is not None:
+            client.close()
+        return []
+
+    def _post(self, body: bytes, key: str) -> tuple[bool, str]:
+        import httpx
+
+        headers = {"Content-Type": "application/json", "Idempotency-Key": key,
+                   **self.config.headers}
+        if self._secret:
+            headers[SIGNATURE_HEADER] = signature(self._secret, body)
+        last = ""
+        for attempt in range(self.config.retries + 1):
+            delay = self.config.backoff * (2 ** attempt)
+            try:
+                resp = self._client.post(self.config.url, content=body, headers=headers)
+            except httpx.HTTPError as exc:
+                last = f"{type(exc).__name__}: {exc}"
+            else:
+                if resp.status_code < 300:
+                    return True, str(resp.status_code)
+                last = f"HTTP {resp.status_code}: {resp.text[:200]}"
+                if resp.status_code != 429 and resp.status_code < 500:
+                    return False, last
+                after = resp.headers.get("Retry-After", "")
+                if after.isdigit():
+                    delay = min(float(after), 60.0)
+            if attempt < self.config.retries:
+                time.sleep(delay)
+        return False, f"{last} (after {self.config.retries + 1} attempts)"
+
+    def execute(self, intents: list[Intent], ctx: ApplyContext) -> Iterator[Outcome]:
+        step = self.config.batch
+        for i in range(0, len(intents), step):
+            group = intents[i:i + step]
+            if step == 1:
+                key = group[0].key
+                payload: Any = self._body(group[0])
+            else:
+                key = hashlib.sha256("".join(x.key for x in group).encode()).hexdigest()[:32]
+                payload = {"ruleset": self.context.ruleset.name, "action": self.id,
+                           "intents": [self._body(x) for x in group]}
+            body = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()
+            for intent in group:
+                ctx.begin(intent)
+            ok, info = self._post(body, key)
+            for intent in group:
+                if ok:
+                    yield Outcome(intent.key, "done", {"status": info, "request_key": key})
+                else:
+                    yield Outcome(intent.key, "failed", error=f"{self.config.url}: {info}")
+
+
+@hookimpl
+def register_actions(register: Any) -> None:
+    register(WebhookAction)

@@ -1,0 +1,137 @@
+"""Bulk writes from Arrow tables: executemany on SQLite, COPY on PostgreSQL. Never an ORM loop.
+
+Timestamps are written as text in SQLAlchemy's SQLite format so reads through SQLAlchemy parse
+them; lists are never passed (callers join them to text first).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+CHUNK = 50_000
+
+
+def _sqlite_ready(table: pa.Table) -> pa.Table:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    cols = []
+    for col in table.columns:
+        if pa.types.is_timestamp(col.type):
+            col = pc.strftime(col.cast(pa.timestamp("us")), format="%Y-%m-%d %H:%M:%S")
+        cols.append(col)
+    return pa.table(cols, names=table.column_names)
+
+
+def write(conn: sa.Connection, target: sa.Table, rows: pa.Table,
+          conflict: Sequence[str] = (), update: Sequence[str] | None = None,
+          where: str | None = None) -> None:
+    """Insert ``rows`` (columns named like ``target``'s) inside the caller's transaction.
+
+    :param conflict: key columns; with ``update`` None a conflicting row is left alone
+        (``DO NOTHING``), otherwise the ``update`` columns are overwritten.
+    :param where: SQL condition on the existing row for the update (``DO UPDATE ... WHERE``).
+    """
+    if rows.num_rows == 0:
+        return
+    names = rows.column_names
+    if conn.dialect.name == "postgresql":
+        _copy(conn, target, rows, conflict, update, where)
+        return
+    cols = ", ".join(names)
+    marks = ", ".join("?" for _ in names)
+    sql = f"INSERT INTO {target.name} ({cols}) VALUES ({marks})"
+    if conflict:
+        sql += f" ON CONFLICT ({', '.join(conflict)}) "
+        sql += _on_conflict(target, update, where)
+    ready = _sqlite_ready(rows)
+    for start in range(0, ready.num_rows, CHUNK):
+        chunk = ready.slice(start, CHUNK)
+        params = list(zip(*(c.to_pylist() for c in chunk.columns), strict=True))
+        conn.exec_driver_sql(sql, params)  # type: ignore[arg-type]
+
+
+def _on_conflict(target: sa.Table, update: Sequence[str] | None, where: str | None) -> str:
+    if not update:
+        return "DO NOTHING"
+    sql = f"DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in update)}"
+    return sql + (f" WHERE {where.format(table=target.name)}" if where else "")
+
+
+def _copy(conn: sa.Connection, target: sa.Table, rows: pa.Table, conflict: Sequence[str],
+          update: Sequence[str] | None, where: str | None) -> None:
+    import pyarrow.csv as pacsv
+
+    names = rows.column_names
+    cols = ", ".join(names)
+    buf = io.BytesIO()
+    # quoted strings keep '' apart from NULL (an unquoted empty field) in PostgreSQL CSV
+    pacsv.write_csv(rows, buf, write_options=pacsv.WriteOptions(
+        include_header=False, quoting_style="all_valid"))
+    data = buf.getvalue()
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    with raw.cursor() as cur:
+        if not conflict:
+            with cur.copy(f"COPY {target.name} ({cols}) FROM STDIN (FORMAT csv)") as cp:
+                cp.write(data)
+            return
+        tmp = f"tmp_{target.name}"
+        cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {tmp} "
+                    f"(LIKE {target.name} INCLUDING DEFAULTS) ON COMMIT DROP")
+        cur.execute(f"TRUNCATE {tmp}")
+        with cur.copy(f"COPY {tmp} ({cols}) FROM STDIN (FORMAT csv)") as cp:
+            cp.write(data)
+        action = _on_conflict(target, update, where)
+        cur.execute(f"INSERT INTO {target.name} ({cols}) SELECT {cols} FROM {tmp} "
+                    f"ON CONFLICT ({', '.join(conflict)}) {action}")
+
+
+CURRENT_COLUMNS = ("customer_id", "tier", "tier_rank", "since", "held_until", "segments")
+
+
+def read_current(conn: sa.Connection, ruleset: str) -> pa.Table:
+    """A ruleset's current_tiers as Arrow, parsed columnar: COPY to CSV on PostgreSQL, plain
+    driver rows on SQLite (timestamps stay text until Arrow casts them)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    ts = pa.timestamp("us")
+    types = {"customer_id": pa.string(), "tier": pa.string(), "tier_rank": pa.int8(),
+             "since": ts, "held_until": ts, "segments_text": pa.string()}
+    cols = ", ".join(CURRENT_COLUMNS)
+    if conn.dialect.name == "postgresql":
+        buf = io.BytesIO()
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        with raw.cursor() as cur, cur.copy(
+                f"COPY (SELECT {cols} FROM current_tiers WHERE ruleset = %s) "
+                "TO STDOUT (FORMAT csv, FORCE_QUOTE (segments))", (ruleset,)) as cp:
+            for block in cp:
+                buf.write(block)
+        if not buf.getvalue():
+            return pa.table({c: pa.array([], t) for c, t in types.items()})
+        return pacsv.read_csv(
+            io.BytesIO(buf.getvalue()),
+            read_options=pacsv.ReadOptions(column_names=list(types)),
+            convert_options=pacsv.ConvertOptions(
+                column_types=types, strings_can_be_null=False, quoted_strings_can_be_null=False,
+                null_values=[""]))
+    rows = conn.exec_driver_sql(
+        f"SELECT {cols} FROM current_tiers WHERE ruleset = ?", (ruleset,)).fetchall()
+    data = list(zip(*rows, strict=True)) if rows else [[] for _ in CURRENT_COLUMNS]
+    return pa.table({
+        "customer_id": pa.array(data[0], pa.string()),
+        "tier": pa.array(data[1], pa.string()),
+        "tier_rank": pa.array(data[2], pa.int8()),
+        "since": pa.array(data[3], pa.string()).cast(ts),
+        "held_until": pa.array(data[4], pa.string()).cast(ts),
+        "segments_text": pa.array(data[5], pa.string()),
+    })

@@ -1,0 +1,17 @@
+"""Errors of the state store."""
+
+from __future__ import annotations
+
+from tiers.core.errors import TiersError
+
+
+class StoreError(TiersError):
+    """The state store cannot be opened or used."""
+
+    exit_code = 6
+
+
+class RunLockedError(StoreError):
+    """Another run of the same ruleset is active against the same store."""
+
+    exit_code = 7
