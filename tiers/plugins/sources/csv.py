@@ -169,7 +169,10 @@ class CsvSource(TableSource):
             convert_options=pacsv.ConvertOptions(
                 column_types={c: pa.string() for c in text_columns}))
         table = table.rename_columns([c.lstrip("\ufeff").strip() for c in table.column_names])
-        return ibis.memtable(table)
+        # an all-empty column has no type; engines cannot store that
+        schema = pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f
+                            for f in table.schema])
+        return ibis.memtable(table.cast(schema))
 
 
 def _first_line(exc: Exception) -> str:
