@@ -53,3 +53,17 @@ def read_rejects(path: str | Path) -> list[dict[str, str]]:
 
     with open(path, newline="", encoding="utf-8") as fh:
         return list(csv.DictReader(fh))
+
+
+@pytest.fixture(scope="session")
+def make_httpserver() -> Any:
+    """A real HTTP server on loopback; threaded, so a kept-alive connection cannot block a
+    second one (redirects, Link headers)."""
+    from pytest_httpserver import HTTPServer
+
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    server.start()
+    yield server
+    server.clear()
+    if server.is_running():
+        server.stop()

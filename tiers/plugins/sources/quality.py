@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 FILE = "_tiers_file"
 LINE = "_tiers_line"
 REJECT = "_tiers_reject"
+INVALID = "_tiers_invalid"
 # Outcomes of a declared duplicate policy: written aside and reported, but not errors.
 HANDLED = ("duplicate_row_dropped", "duplicate_order_id_dropped", "duplicate_order_id_summed")
 # Dates this far past the later of as-of and now cannot be real.
@@ -141,7 +142,9 @@ def parse_fields(table: ir.Table, check: RowCheck, as_of: dt.datetime | None
     )
 
     options = check.options
-    reasons: list[tuple[Any, str]] = list(check.extra_reasons)
+    reasons: list[tuple[Any, Any]] = list(check.extra_reasons)
+    if INVALID in table.columns:  # set by sources that validate records while reading
+        reasons.append((table[INVALID].notnull(), table[INVALID]))
     values: dict[str, Any] = {}
     required = REQUIRED.get(check.role, ())
 
@@ -225,7 +228,7 @@ def _typed_timestamp(col: ir.Value, options: TableOptions, backend: str) -> ir.T
     return col
 
 
-def _reason(reasons: list[tuple[Any, str]]) -> Any:
+def _reason(reasons: list[tuple[Any, Any]]) -> Any:
     import ibis
 
     if not reasons:
