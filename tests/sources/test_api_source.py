@@ -220,7 +220,7 @@ def test_hanging_server_times_out(httpserver, source_from, con):
 
     httpserver.expect_request("/orders").respond_with_handler(handler)
     try:
-        with pytest.raises(SourceError, match="no answer .* within the timeout"):
+        with pytest.raises(SourceError, match=r"no answer .* within the timeout"):
             source_from(api(httpserver.url_for("/orders"), "timeout: 0.3\nretries: 0")
                         ).load(con)
     finally:
