@@ -119,7 +119,7 @@ def test_unset_credential_variable_is_a_validation_problem(tmp_path, monkeypatch
     (tmp_path / "r.yaml").write_text(
         "name: x\nsources:\n  orders:\n    type: api\n    url: http://127.0.0.1:9/o\n"
         "    auth: {type: bearer, token_env: NOPE_TOKEN}\n"
-        "tiers: [{id: a}]\npolicies: [{type: spend, thresholds: {}}]\n")
+        "tiers: [{id: a}, {id: b}]\npolicies: [{type: spend, thresholds: {b: 100}}]\n")
     _, registry = get_plugin_manager(entry_points=False)
     with pytest.raises(RulesetError, match="environment variable NOPE_TOKEN"):
         load_ruleset(tmp_path / "r.yaml", registry=registry)

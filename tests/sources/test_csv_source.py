@@ -324,7 +324,8 @@ def test_mapped_header_missing_is_a_validation_problem(tmp_path, source_from):
     (tmp_path / "r.yaml").write_text(
         "name: x\nsources:\n  orders:\n    type: csv\n    path: orders.csv\n"
         "    columns: {customer_id: 客户编号, amount: 成交金额, order_ts: 下单时间}\n"
-        "tiers: [{id: a}]\npolicies: [{type: spend, thresholds: {}}]\n", encoding="utf-8")
+        "tiers: [{id: a}, {id: b}]\npolicies: [{type: spend, thresholds: {b: 100}}]\n",
+        encoding="utf-8")
     _, registry = get_plugin_manager(entry_points=False)
     with pytest.raises(RulesetError) as err:
         load_ruleset(tmp_path / "r.yaml", registry=registry)

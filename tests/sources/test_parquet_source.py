@@ -78,7 +78,7 @@ def test_truncated_file_is_a_validation_problem(tmp_path, source_from):
     (tmp_path / "orders.parquet").write_bytes(b"PAR1 not really")
     (tmp_path / "r.yaml").write_text(
         "name: x\nsources:\n  orders: {type: parquet, path: orders.parquet}\n"
-        "tiers: [{id: a}]\npolicies: [{type: spend, thresholds: {}}]\n")
+        "tiers: [{id: a}, {id: b}]\npolicies: [{type: spend, thresholds: {b: 100}}]\n")
     _, registry = get_plugin_manager(entry_points=False)
     with pytest.raises(RulesetError, match=r"cannot read Parquet at orders\.parquet"):
         load_ruleset(tmp_path / "r.yaml", registry=registry)
