@@ -91,6 +91,7 @@ class RowCheck:
     origins: list[str]  # _tiers_file index -> file name or URL
     backend: str = "duckdb"
     extra_reasons: list[tuple[Any, str]] = field(default_factory=list)
+    con: Any = None  # the engine's backend, to fetch results without pandas
 
 
 def map_columns(raw: ir.Table, check: RowCheck) -> ir.Table:
@@ -291,7 +292,8 @@ def check_rows(raw: ir.Table, check: RowCheck, as_of: dt.datetime | None = None
     try:
         checked = table.cache()
         counts = {row[REJECT]: row["n"] for row in
-                  checked.group_by(REJECT).aggregate(n=checked.count()).to_pyarrow().to_pylist()}
+                  _arrow(check, checked.group_by(REJECT).aggregate(n=checked.count())
+                         ).to_pylist()}
     except DataError:
         raise
     except Exception as exc:
@@ -327,6 +329,14 @@ def check_rows(raw: ir.Table, check: RowCheck, as_of: dt.datetime | None = None
     return good, report
 
 
+def _arrow(check: RowCheck, expr: ir.Table) -> Any:
+    if check.con is None:
+        return expr.to_pyarrow()
+    from tiers.core.materialize import to_arrow
+
+    return to_arrow(check.con, expr)
+
+
 def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
@@ -351,8 +361,8 @@ def write_rejects(checked: ir.Table, mapped: ir.Table, check: RowCheck,
     keys = checked.filter(checked[REJECT].notnull()).select(FILE, LINE, REJECT)
     rows = keys.join(mapped, [FILE, LINE])
     columns = {name: rows[name].cast("string") for name in data_columns}
-    out = (rows.select(rows[FILE], line=rows[LINE], reason=rows[REJECT], **columns)
-           .order_by([FILE, "line"]).to_pyarrow())
+    out = _arrow(check, rows.select(rows[FILE], line=rows[LINE], reason=rows[REJECT], **columns)
+                 .order_by([FILE, "line"]))
     names = pa.array(check.origins, pa.string())
     source = pc.take(names, pc.cast(out[FILE], pa.int32()))
     out = out.drop_columns([FILE]).add_column(0, "source", source)

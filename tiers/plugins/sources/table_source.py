@@ -71,10 +71,13 @@ class TableSource(Source):
 
     def row_check(self, con: Any) -> RowCheck:
         return RowCheck(self.config, self.role, self.label, self.context, self.origins(),
-                        backend=backend_name(con))
+                        backend=backend_name(con), con=con)
 
     def load(self, con: Any) -> ir.Table:
-        raw = self.raw(con)
+        from tiers.core.readers import widen
+
+        # same integer and float widths on every backend (see tiers.core.readers)
+        raw = widen(self.raw(con))
         as_of = self.as_of
         if as_of is None and self.context.ruleset.as_of is not None:
             d = self.context.ruleset.as_of
