@@ -290,7 +290,7 @@ def check_rows(raw: ir.Table, check: RowCheck, as_of: dt.datetime | None = None
     table = parse_fields(mapped, check, as_of)
     table = apply_duplicates(table, check.options, data_columns)
     try:
-        checked = table.cache()
+        checked = _materialise(check, table)
         counts = {row[REJECT]: row["n"] for row in
                   _arrow(check, checked.group_by(REJECT).aggregate(n=checked.count())
                          ).to_pylist()}
@@ -327,6 +327,17 @@ def check_rows(raw: ir.Table, check: RowCheck, as_of: dt.datetime | None = None
     internal = [c for c in checked.columns if c.startswith("_tiers_")]
     good = checked.filter(checked[REJECT].isnull()).drop(*internal)
     return good, report
+
+
+def _materialise(check: RowCheck, table: ir.Table) -> ir.Table:
+    """Compute the checked rows once, on the engine's own backend (a table built from Arrow
+    data has no backend of its own; Ibis' ``cache`` would put it on the default one)."""
+    if check.con is None:
+        return table.cache()
+    if getattr(check.con, "name", "") == "duckdb":
+        name = f"tiers_checked_{check.role}_{uuid.uuid4().hex[:8]}"
+        return check.con.create_table(name, table, temp=True)
+    return table  # Spark: lazy; it re-reads the input for the second query
 
 
 def _arrow(check: RowCheck, expr: ir.Table) -> Any:
