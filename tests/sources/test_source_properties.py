@@ -114,7 +114,10 @@ def test_any_page_of_json_becomes_one_row_per_record(page):
 
 @FILE_SETTINGS
 @given(st.lists(st.tuples(st.text(alphabet="ABC123", min_size=0, max_size=4),
-                          st.one_of(cents.map(lambda c: f"{c / 100:.2f}"), st.text(max_size=6)),
+                          st.one_of(cents.map(lambda c: f"{c / 100:.2f}"),
+                                    # NUL makes a file binary, which the sniffer refuses
+                                    st.text(st.characters(exclude_characters="\x00"),
+                                            max_size=6)),
                           st.sampled_from(["2026-03-01", "2026/3/2", "bad", ""])),
                 min_size=1, max_size=25))
 def test_csv_rows_are_loaded_or_rejected_never_lost(tmp_path_factory, items):
