@@ -332,3 +332,22 @@ def test_mapped_header_missing_is_a_validation_problem(tmp_path, source_from):
     text = str(err.value)
     assert "column '客户编号' (for customer_id) is not in the header" in text
     assert "客户ID" in text  # the headers the file really has are listed
+
+
+def test_cli_run_reports_rows_set_aside(tmp_path):
+    from typer.testing import CliRunner
+
+    from tiers.cli import app, build_app
+
+    rows_ = [("order_id", "customer_id", "amount", "order_ts")]
+    rows_ += [(f"O{i}", f"C{i % 5}", "100", "2026-01-01") for i in range(300)]
+    rows_ += [("O0", "C0", "100", "2026-01-01"), ("B1", "C1", "¥abc", "2026-01-01")]
+    write(tmp_path / "orders.csv", rows_)
+    (tmp_path / "r.yaml").write_text(
+        "name: shop\nas_of: 2026-06-01\nsources:\n  orders: {type: csv, path: orders.csv}\n"
+        "tiers: [{id: a}, {id: b}]\npolicies: [{type: spend, thresholds: {b: 5000}}]\n")
+    build_app()
+    res = CliRunner().invoke(app, ["run", str(tmp_path / "r.yaml")])
+    assert res.exit_code == 0, res.output
+    assert "orders: 300 of 302 rows loaded; 1 rejected (unparseable_amount 1)" in res.output
+    assert "duplicate row dropped: 1" in res.output and "shop.orders.csv" in res.output
