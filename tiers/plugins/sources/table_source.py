@@ -26,7 +26,8 @@ class TableSource(Source):
     """
 
     Config: ClassVar[type[TableOptions]] = TableOptions
-    #: the engine sets this to the run's as-of before loading, when it knows it
+    #: the run's as-of, when the caller knows it (else the ruleset's `as_of`); only used to
+    #: tell future-dated rows, which are later than both it and the real clock
     as_of: dt.datetime | None = None
     report: LoadReport | None = None
 
