@@ -41,8 +41,20 @@ def print_run(result: RunResult, out: Path | None) -> None:
     table.add_section()
     table.add_row("Total", "", f"{result.customers:,}", "100.0%", _money(total_spend), "")
     c.print(table)
+    for line in source_notes(result):
+        c.print(line)
     if out is not None:
         c.print(f"wrote {result.customers:,} rows to {out}")
+
+
+def source_notes(result: RunResult) -> list[str]:
+    """One line per source that set rows aside (rejects, duplicates), from its load report."""
+    notes = []
+    for source in result.ruleset.sources.values():
+        report = getattr(source, "report", None)
+        if report is not None and (report.rejected or report.handled):
+            notes.append(report.summary())
+    return notes
 
 
 def run_json(result: RunResult, out: Path | None) -> dict[str, Any]:

@@ -101,6 +101,9 @@ class Registry:
 
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "tiers.plugins.sources.csv",
+    "tiers.plugins.sources.parquet",
+    "tiers.plugins.sources.sql",
+    "tiers.plugins.sources.api",
     "tiers.plugins.policies.spend",
     "tiers.plugins.policies.frequency",
     "tiers.plugins.policies.expression",

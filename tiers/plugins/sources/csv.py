@@ -1,58 +1,73 @@
-"""`csv`: a table from a CSV file, read by the engine itself (no per-row Python)."""
+"""`csv`: CSV file(s) with a header row, as exported by shops, CRMs and spreadsheets.
+
+Plain UTF-8 files (with or without BOM) are read by the engine itself; other encodings (GBK,
+GB18030, UTF-16...) are decoded by pyarrow first, because neither DuckDB nor Spark reads them.
+Either way no Python code runs per row.
+"""
 
 from __future__ import annotations
 
-import csv
 import glob
 import os
+import uuid
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field
 
-from tiers.core.errors import DataError, Problem, did_you_mean
+from tiers.core.errors import Problem
 from tiers.core.hookspecs import hookimpl
-from tiers.core.interfaces import ComponentConfig, Source
-from tiers.core.readers import read_csv
+from tiers.plugins.sources.options import (
+    AMOUNT_FIELDS,
+    DATE_FIELDS,
+    ID_FIELDS,
+    REQUIRED,
+    TIMESTAMP_FIELDS,
+    TableOptions,
+)
+from tiers.plugins.sources.quality import FILE, LINE, SourceError
+from tiers.plugins.sources.sniff import ENGINE_ENCODINGS, Sniffed, SniffError, sniff
+from tiers.plugins.sources.table_source import TableSource, backend_name
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
 
-# Fields each well-known table must end up with, after the column mapping.
-REQUIRED: dict[str, tuple[str, ...]] = {
-    "orders": ("customer_id", "order_ts", "amount"),
-    "customers": ("customer_id",),
-}
-TIMESTAMP_FIELDS = ("order_ts", "ts")
-DATE_FIELDS = ("signup_date", "birthday")
+__all__ = ["REQUIRED", "CsvConfig", "CsvSource", "conform"]
+
+TEXT_FIELDS = (*ID_FIELDS, *AMOUNT_FIELDS, *TIMESTAMP_FIELDS, *DATE_FIELDS, "currency")
 
 
-class CsvConfig(ComponentConfig):
+class CsvConfig(TableOptions):
     path: str = Field(description="file path (relative to the ruleset) or a glob pattern")
-    columns: dict[str, str] = Field(
-        default_factory=dict,
-        description="tiers field -> header in the file, e.g. amount: 成交金额")
+    encoding: str = Field(
+        default="auto",
+        description="auto (UTF-8, UTF-8 with BOM, UTF-16 with BOM, else GB18030), or a name: "
+                    "utf-8, gbk, gb18030, big5...")
     delimiter: str = Field(default=",", min_length=1, max_length=1)
-    amount_scale: int = Field(default=2, ge=0, le=9, description="decimal places of amounts")
+    quote: str = Field(default='"', max_length=1, description="quote character ('' for none)")
 
 
-class CsvSource(Source):
+class CsvSource(TableSource):
     name = "csv"
-    description = "CSV file(s) with a header row; columns mapped to tiers fields"
+    description = "CSV file(s) with a header row; encodings, messy amounts and dates handled"
     Config: ClassVar[type[CsvConfig]] = CsvConfig
-
-    @property
-    def role(self) -> str:
-        return str(self.context.loc[-1])
 
     def files(self) -> list[str]:
         pattern = str(self.context.resolve(self.config.path))
         if glob.has_magic(pattern):
-            return sorted(glob.glob(pattern))
+            return sorted(glob.glob(pattern, recursive=True))
         return [pattern]
 
-    def _header(self, path: str) -> list[str]:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            return next(csv.reader(fh, delimiter=self.config.delimiter), [])
+    def describe(self) -> str:
+        return self.config.path
+
+    def origins(self) -> list[str]:
+        return self.files()
+
+    def _sniff(self, path: str) -> Sniffed:
+        try:
+            return sniff(path, self.config.encoding, self.config.delimiter, self.config.quote)
+        except SniffError as exc:
+            raise SourceError(f"sources.{self.role}: {path} {exc}") from None
 
     def check(self) -> list[Problem]:
         files = self.files()
@@ -63,43 +78,110 @@ class CsvSource(Source):
                 f"data file not found: {missing[0] if missing else self.config.path}", "path",
                 hint="fix `path` (relative to the ruleset's folder) or create the file")]
         try:
-            header = self._header(files[0])
-        except UnicodeDecodeError:
-            return [ctx.problem(f"{files[0]} is not UTF-8 text", "path",
-                                hint="save the file as UTF-8")]
-        problems = []
-        for field, column in self.config.columns.items():
-            if column not in header:
-                problems.append(ctx.problem(
-                    f"column {column!r} (for {field}) is not in the header of {files[0]}",
-                    "columns", field,
-                    hint=f"{did_you_mean(column, header)}headers: {', '.join(header)}"))
-        for field in REQUIRED.get(self.role, ()):
-            column = self.config.columns.get(field, field)
-            if column not in header and field not in self.config.columns:
-                problems.append(ctx.problem(
-                    f"the {self.role} table needs a `{field}` column; {files[0]} has none",
-                    "columns",
-                    hint=f"map it: `columns: {{{field}: <header in the file>}}`; "
-                         f"headers: {', '.join(header)}"))
-        return problems
+            sniffed = self._sniff(files[0])
+        except SourceError as exc:
+            return [ctx.problem(str(exc).split(": ", 1)[1], "path",
+                                hint="fix the file or point `path` at the right one")]
+        return self.mapping_problems(sniffed.header, f"the header of {files[0]}")
 
-    def load(self, con: Any) -> ir.Table:
+    def _text_columns(self, header: list[str]) -> list[str]:
+        wanted = [self.config.columns.get(f, f) for f in TEXT_FIELDS]
+        return [c for c in header if c in wanted]
+
+    def raw(self, con: Any) -> ir.Table:
+        import ibis
+
         files = self.files()
+        if not files:
+            raise SourceError(f"sources.{self.role}: no file matches {self.config.path}\n"
+                              "    fix: check the pattern (relative to the ruleset's folder)")
+        tables = []
+        first_header: list[str] | None = None
+        for index, path in enumerate(files):
+            if not os.path.isfile(path):
+                raise SourceError(f"sources.{self.role}: data file not found: {path}")
+            sniffed = self._sniff(path)
+            if first_header is None:
+                first_header = sniffed.header
+            elif sniffed.header != first_header:
+                raise SourceError(
+                    f"sources.{self.role}: {path} has other columns than {files[0]}\n"
+                    f"    expected: {', '.join(first_header)}\n"
+                    f"    found:    {', '.join(sniffed.header)}\n"
+                    "    fix: give every file matched by `path` the same header")
+            if not sniffed.has_rows:
+                if self.config.allow_empty:
+                    continue
+                raise SourceError(f"sources.{self.role}: {path} has a header but no rows\n"
+                                  "    fix: export the data again, or set `allow_empty: true`")
+            table = self._read_one(con, path, sniffed)
+            tables.append(table.mutate(**{FILE: ibis.literal(index, "int32"),
+                                          LINE: (ibis.row_number() + 2).cast("int64")}))
+        if not tables:
+            return self._empty(first_header or [])
+        if len(tables) == 1:
+            return tables[0]
+        schema = tables[0].schema()
+        aligned = [t.select(*[t[c].cast(schema[c]) for c in schema.names]) for t in tables]
+        return ibis.union(*aligned, distinct=False)
+
+    def _empty(self, header: list[str]) -> ir.Table:
+        import ibis
+
+        return ibis.memtable({**{h: [] for h in header}, FILE: [], LINE: []},
+                             schema={**{h: "string" for h in header}, FILE: "int32",
+                                     LINE: "int64"})
+
+    def _read_one(self, con: Any, path: str, sniffed: Sniffed) -> ir.Table:
+        text_columns = self._text_columns(sniffed.header)
+        name = f"tiers_{self.role}_{uuid.uuid4().hex[:8]}"
+        backend = backend_name(con)
         try:
-            table = read_csv(con, files if len(files) > 1 else files[0],
-                             table_name=f"src_{self.role}", delimiter=self.config.delimiter)
+            if sniffed.encoding in ENGINE_ENCODINGS and backend == "duckdb":
+                return con.read_csv(path, table_name=name, header=True,
+                                    delim=self.config.delimiter, quote=self.config.quote,
+                                    types={c: "VARCHAR" for c in text_columns})
+            if sniffed.encoding in ENGINE_ENCODINGS and backend == "pyspark":
+                table = con.read_csv(path, table_name=name, header=True,
+                                     sep=self.config.delimiter, quote=self.config.quote,
+                                     encoding="UTF-8", inferSchema=True)
+                return table.mutate(**{c: table[c].cast("string") for c in text_columns})
+            return self._decode_with_pyarrow(path, sniffed, text_columns)
+        except SourceError:
+            raise
         except Exception as exc:
-            raise DataError(f"{self.config.path}: could not read CSV ({exc}). "
-                            "Check the delimiter and that the file is CSV text.") from None
-        renames = {f: c for f, c in self.config.columns.items() if f != c}
-        if renames:
-            table = table.rename(renames)
-        return conform(table, self.config.amount_scale)
+            raise SourceError(
+                f"sources.{self.role}: could not read {path} as CSV: {_first_line(exc)}\n"
+                "    fix: check `delimiter`, `quote` and `encoding`, and that every line has "
+                "as many fields as the header") from None
+
+    def _decode_with_pyarrow(self, path: str, sniffed: Sniffed, text_columns: list[str]
+                             ) -> ir.Table:
+        import ibis
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(encoding=sniffed.encoding),
+            parse_options=pacsv.ParseOptions(delimiter=self.config.delimiter,
+                                              quote_char=self.config.quote or False),
+            convert_options=pacsv.ConvertOptions(
+                column_types={c: pa.string() for c in text_columns}))
+        table = table.rename_columns([c.lstrip("\ufeff").strip() for c in table.column_names])
+        # an all-empty column has no type; engines cannot store that
+        schema = pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f
+                            for f in table.schema])
+        return ibis.memtable(table.cast(schema))
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def conform(table: ir.Table, amount_scale: int) -> ir.Table:
-    """Cast well-known fields to the types the engine expects, whatever the source inferred."""
+    """Cast well-known fields to the types the engine expects (for already clean tables)."""
     casts: dict[str, Any] = {}
     if "customer_id" in table.columns:
         casts["customer_id"] = table.customer_id.cast("string")

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+RULESET = """\
+name: shop
+currency: {currency}
+sources:
+  orders:
+{source}
+tiers: [{{id: normal}}, {{id: vip}}]
+policies:
+  - type: spend
+    thresholds: {{vip: 1000}}
+"""
+
+
+@pytest.fixture
+def source_from(tmp_path: Path) -> Callable[..., Any]:
+    """Build the `orders` source declared by a YAML snippet (relative paths in tmp_path)."""
+    from tiers.core.loader import load_ruleset
+    from tiers.core.plugins import get_plugin_manager
+
+    def build(snippet: str, currency: str = "CNY") -> Any:
+        source = textwrap.indent(textwrap.dedent(snippet).strip(), "    ")
+        text = RULESET.format(currency=currency, source=source)
+        path = tmp_path / "ruleset.yaml"
+        path.write_text(text, encoding="utf-8")
+        pm, registry = get_plugin_manager(entry_points=False)
+        return load_ruleset(path, registry=registry, pm=pm, check_data=False).sources["orders"]
+
+    return build
+
+
+@pytest.fixture
+def con() -> Any:
+    import ibis
+
+    return ibis.duckdb.connect()
+
+
+def rows(table: Any, order_by: str = "order_id") -> list[dict[str, Any]]:
+    return table.order_by(order_by).to_pyarrow().to_pylist()
+
+
+def read_rejects(path: str | Path) -> list[dict[str, str]]:
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.fixture(scope="session")
+def make_httpserver() -> Any:
+    """A real HTTP server on loopback; threaded, so a kept-alive connection cannot block a
+    second one (redirects, Link headers)."""
+    from pytest_httpserver import HTTPServer
+
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    server.start()
+    yield server
+    server.clear()
+    if server.is_running():
+        server.stop()

@@ -1,0 +1,119 @@
+"""`parquet`: Parquet file(s), a glob, or a directory with hive partitions (``year=2026/...``)."""
+
+from __future__ import annotations
+
+import glob
+import os
+import uuid
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import Field
+
+from tiers.core.errors import Problem
+from tiers.core.hookspecs import hookimpl
+from tiers.plugins.sources.options import TableOptions
+from tiers.plugins.sources.quality import FILE, LINE, SourceError
+from tiers.plugins.sources.table_source import TableSource, backend_name
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+
+class ParquetConfig(TableOptions):
+    path: str = Field(description="a .parquet file, a glob, or a directory (read recursively)")
+    hive_partitioning: bool = Field(
+        default=True, description="turn `name=value` folders into columns")
+
+
+class ParquetSource(TableSource):
+    name = "parquet"
+    description = "Parquet files or a hive-partitioned directory"
+    Config: ClassVar[type[ParquetConfig]] = ParquetConfig
+
+    def describe(self) -> str:
+        return self.config.path
+
+    def files(self) -> list[str]:
+        target = str(self.context.resolve(self.config.path))
+        if os.path.isdir(target):
+            return sorted(glob.glob(os.path.join(target, "**", "*.parquet"), recursive=True))
+        if glob.has_magic(target):
+            return sorted(glob.glob(target, recursive=True))
+        return [target] if os.path.exists(target) else []
+
+    def origins(self) -> list[str]:
+        return self.files()
+
+    def _schema_names(self, files: list[str]) -> list[str]:
+        import pyarrow.dataset as ds
+
+        partitioning = "hive" if self.config.hive_partitioning else None
+        root = str(self.context.resolve(self.config.path))
+        source = root if os.path.isdir(root) else files
+        return list(ds.dataset(source, format="parquet", partitioning=partitioning).schema.names)
+
+    def check(self) -> list[Problem]:
+        files = self.files()
+        if not files:
+            return [self.context.problem(
+                f"no Parquet data at {self.config.path}", "path",
+                hint="fix `path` (a file, glob or directory relative to the ruleset)")]
+        try:
+            names = self._schema_names(files)
+        except Exception as exc:
+            return [self.context.problem(
+                f"cannot read Parquet at {self.config.path}: {_first_line(exc)}", "path",
+                hint="the file may be truncated or not Parquet; write it again")]
+        return self.mapping_problems(names, self.config.path)
+
+    def raw(self, con: Any) -> ir.Table:
+        import ibis
+
+        files = self.files()
+        if not files:
+            raise SourceError(f"{self.label}: no Parquet data found\n"
+                              "    fix: check `path` (relative to the ruleset's folder)")
+        self._validate_files(files)
+        name = f"tiers_{self.role}_{uuid.uuid4().hex[:8]}"
+        try:
+            if backend_name(con) == "duckdb":
+                table = con.read_parquet(files, table_name=name, filename="_tiers_filename",
+                                         file_row_number=True,
+                                         hive_partitioning=self.config.hive_partitioning)
+                index = ibis.cases(*[(table._tiers_filename == f, i) for i, f in
+                                     enumerate(files)], else_=-1)
+                return table.mutate(**{FILE: index.cast("int32"),
+                                       LINE: (table.file_row_number + 1).cast("int64")}
+                                    ).drop("_tiers_filename", "file_row_number")
+            root = str(self.context.resolve(self.config.path))
+            table = con.read_parquet(root if os.path.isdir(root) else files, table_name=name)
+            return table.mutate(**{FILE: ibis.literal(0, "int32"),
+                                   LINE: (ibis.row_number() + 1).cast("int64")})
+        except Exception as exc:
+            raise SourceError(f"{self.label}: could not read Parquet: {_first_line(exc)}\n"
+                              "    fix: write the file(s) again; all parts need one schema"
+                              ) from None
+
+    def _validate_files(self, files: list[str]) -> None:
+        """Name the broken file (truncated, not Parquet) before the engine fails vaguely."""
+        import pyarrow.parquet as pq
+
+        for path in files:
+            try:
+                pq.read_metadata(path)
+            except Exception as exc:
+                raise SourceError(
+                    f"{self.label}: {path} is not a readable Parquet file "
+                    f"({_first_line(exc)})\n"
+                    "    fix: it may be truncated or still being written; write it again"
+                ) from None
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+@hookimpl
+def register_sources(register: Any) -> None:
+    register(ParquetSource)

@@ -1,0 +1,394 @@
+"""From raw rows to usable rows: parse fields, reject what cannot be used, apply the duplicate
+policy, write rejects aside and stop the run when too many rows are bad.
+
+The whole check is one Ibis expression, materialised once (``cache``) so the counts, the
+rejects file and the engine's later query all read the same rows without re-reading the input.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tiers.core.errors import DataError
+from tiers.plugins.sources.options import (
+    DATE_FIELDS,
+    ID_FIELDS,
+    REQUIRED,
+    TIMESTAMP_FIELDS,
+    TableOptions,
+)
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+    from tiers.core.interfaces import Context
+
+FILE = "_tiers_file"
+LINE = "_tiers_line"
+REJECT = "_tiers_reject"
+INVALID = "_tiers_invalid"
+# Outcomes of a declared duplicate policy: written aside and reported, but not errors.
+HANDLED = ("duplicate_row_dropped", "duplicate_order_id_dropped", "duplicate_order_id_summed")
+# Dates this far past the later of as-of and now cannot be real.
+FUTURE_TOLERANCE = dt.timedelta(days=1)
+
+
+class SourceError(DataError):
+    """A source could not be read at all (missing file, not CSV, HTTP 401, bad SQL...)."""
+
+
+class RejectsError(DataError):
+    """Too many rows could not be used; they are listed in the rejects file."""
+
+
+@dataclass
+class LoadReport:
+    """What a source loaded and what it set aside, for the run summary."""
+
+    table: str
+    origins: list[str]
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    handled: dict[str, int] = field(default_factory=dict)
+    rejects_file: str | None = None
+
+    @property
+    def rejected_total(self) -> int:
+        return sum(self.rejected.values())
+
+    def summary(self) -> str:
+        text = f"{self.table}: {self.rows_loaded:,} of {self.rows_read:,} rows loaded"
+        parts = []
+        if self.rejected:
+            parts.append(f"{self.rejected_total:,} rejected ({_counts(self.rejected)})")
+        parts += [f"{reason.replace('_', ' ')}: {n:,}" for reason, n in self.handled.items()]
+        if parts:
+            text += "; " + "; ".join(parts)
+        if self.rejects_file:
+            text += f"; see {self.rejects_file}"
+        return text
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{reason} {n:,}" for reason, n in sorted(counts.items(),
+                                                               key=lambda kv: -kv[1]))
+
+
+@dataclass
+class RowCheck:
+    """Everything :func:`check_rows` needs besides the rows."""
+
+    options: TableOptions
+    role: str
+    label: str  # how messages name this source, e.g. "sources.orders (orders.csv)"
+    context: Context
+    origins: list[str]  # _tiers_file index -> file name or URL
+    backend: str = "duckdb"
+    extra_reasons: list[tuple[Any, str]] = field(default_factory=list)
+    con: Any = None  # the engine's backend, to fetch results without pandas
+
+
+def map_columns(raw: ir.Table, check: RowCheck) -> ir.Table:
+    """Rename the data's own headers to tiers fields; name what is missing and how to fix it."""
+    options = check.options
+    data_columns = [c for c in raw.columns if not c.startswith("_tiers_")]
+    for fld, column in options.columns.items():
+        if column not in raw.columns:
+            from tiers.core.errors import did_you_mean
+
+            raise SourceError(
+                f"{check.label}: column {column!r} (mapped to {fld}) is not in the data\n"
+                f"    fix: {did_you_mean(column, data_columns)}set `columns: {{{fld}: ...}}` "
+                f"to one of: {', '.join(data_columns)}")
+    renames = {f: c for f, c in options.columns.items() if f != c}
+    clashing = [f for f in renames if f in raw.columns and f not in renames.values()]
+    if clashing:
+        raw = raw.drop(*clashing)  # an unmapped column that happens to bear a field's name
+    table = raw.rename(renames) if renames else raw
+    missing = [f for f in REQUIRED.get(check.role, ()) if f not in table.columns]
+    if missing:
+        raise SourceError(
+            f"{check.label}: the {check.role} table needs {', '.join(missing)}; "
+            f"the data has: {', '.join(data_columns)}\n"
+            f"    fix: map them, e.g. `columns: {{{missing[0]}: <column in the data>}}`")
+    return table
+
+
+def _text(col: ir.Value) -> ir.StringValue:
+    if col.type().is_string():
+        return col  # trimmed already, see parse_fields
+    if col.type().is_floating():
+        # ids stored as floats by spreadsheets: 1001.0 -> "1001"
+        return col.try_cast("int64").cast("string")
+    return col.cast("string")
+
+
+def parse_fields(table: ir.Table, check: RowCheck, as_of: dt.datetime | None
+                 ) -> ir.Table:
+    """Parse well-known fields in place and name why each unusable row is rejected."""
+    import ibis
+
+    from tiers.plugins.sources.parsing import (
+        allowed_marks,
+        normalise_timestamp,
+        parse_amount_number,
+        parse_amount_text,
+        parse_timestamp_text,
+        trimmed,
+    )
+
+    options = check.options
+    # Trim text once, in its own projection: the parsers refer to a value many times, and a
+    # column reference costs nothing where a repeated expression costs every time.
+    text_fields = [n for n in (*ID_FIELDS, "amount", "currency", *TIMESTAMP_FIELDS, *DATE_FIELDS)
+                   if n in table.columns and table[n].type().is_string()]
+    if text_fields:
+        table = table.mutate(**{n: trimmed(table[n]) for n in text_fields})
+    reasons: list[tuple[Any, Any]] = list(check.extra_reasons)
+    if INVALID in table.columns:  # set by sources that validate records while reading
+        reasons.append((table[INVALID].notnull(), table[INVALID]))
+    values: dict[str, Any] = {}
+    required = REQUIRED.get(check.role, ())
+
+    for name in ID_FIELDS:
+        if name in table.columns:
+            text = _text(table[name])
+            values[name] = text.nullif("")
+            if name == "customer_id":
+                reasons.append((text.isnull() | (text == ""), "missing_customer_id"))
+
+    if "amount" in table.columns:
+        col = table.amount
+        parsed = (parse_amount_text(col, options.thousands, options.decimal)
+                  if col.type().is_string() else parse_amount_number(col))
+        decimal = f"decimal(18, {options.amount_scale})"
+        reasons += [(parsed.missing, "missing_amount"),
+                    (parsed.non_finite, "non_finite_amount"),
+                    (parsed.unreadable, "unparseable_amount")]
+        marks = allowed_marks(check.context.ruleset.currency)
+        if marks is not None:
+            reasons.append((parsed.mark.notnull() & ~parsed.mark.isin(sorted(marks)),
+                            "unknown_currency"))
+        reasons.append((parsed.value.abs() > options.max_amount, "amount_too_large"))
+        if options.negative_amounts == "reject":
+            reasons.append((parsed.value < 0, "negative_amount"))
+        in_range = parsed.value.abs() <= options.max_amount
+        values["amount"] = ibis.cases((in_range, parsed.value.cast(decimal)),
+                                      else_=ibis.null(decimal))
+        if not col.type().is_floating() and col.type().is_numeric():
+            values["amount"] = ibis.cases((in_range, col.cast(decimal)), else_=ibis.null(decimal))
+
+    if "currency" in table.columns and check.context.ruleset.currency:
+        code = _text(table.currency).upper()
+        ok = [check.context.ruleset.currency.upper()]
+        reasons.append((code.notnull() & (code != "") & ~code.isin(ok), "unknown_currency"))
+
+    latest = max(as_of or dt.datetime.min, dt.datetime.now()) + FUTURE_TOLERANCE
+    for name in (*TIMESTAMP_FIELDS, *DATE_FIELDS):
+        if name not in table.columns:
+            continue
+        col = table[name]
+        is_date = name in DATE_FIELDS
+        if col.type().is_string():
+            text = col
+            empty = text.isnull() | (text == "")
+            ts = normalise_timestamp(parse_timestamp_text(text, options.date_order),
+                                     None if is_date else options.timezone,
+                                     None if is_date else options.file_timezone, check.backend)
+            unreadable = ~empty & ts.isnull()
+        else:
+            ts = _typed_timestamp(col, options, check.backend)
+            empty = col.isnull()
+            unreadable = ibis.literal(False)
+        if name in required:
+            reasons.append((empty, f"missing_{name}"))
+        reasons.append((unreadable, f"unparseable_{name}"))
+        if not is_date and not options.allow_future:
+            reasons.append((ts > latest, f"future_{name}"))
+        values[name] = ts.date() if is_date else ts
+
+    return table.mutate(**values, **{REJECT: _reason(reasons)})
+
+
+def _typed_timestamp(col: ir.Value, options: TableOptions, backend: str) -> ir.TimestampValue:
+    from tiers.plugins.sources.zones import utc_to_zone, zone_to_utc
+
+    dtype = col.type()
+    if dtype.is_date():
+        return col.cast("timestamp")
+    if dtype.is_timestamp() and dtype.timezone:
+        # an instant: express it as clock time in the ruleset's zone (UTC if none)
+        naive = col.cast("timestamp") if backend == "pyspark" else col.cast(
+            "timestamp('UTC')").cast("timestamp")
+        return utc_to_zone(naive, options.timezone, backend) if options.timezone else naive
+    if not dtype.is_timestamp():
+        return col.cast("timestamp")
+    source_zone = options.file_timezone or options.timezone
+    if source_zone and source_zone != (options.timezone or "UTC"):
+        utc = zone_to_utc(col, source_zone, backend)
+        return utc_to_zone(utc, options.timezone, backend) if options.timezone else utc
+    return col
+
+
+def _reason(reasons: list[tuple[Any, Any]]) -> Any:
+    import ibis
+
+    if not reasons:
+        return ibis.null("string")
+    return ibis.cases(*[(cond.fill_null(False), r) for cond, r in reasons],
+                      else_=ibis.null("string"))
+
+
+def apply_duplicates(table: ir.Table, options: TableOptions, data_columns: list[str]
+                     ) -> ir.Table:
+    """Mark duplicate rows among the usable ones according to the declared policy."""
+    import ibis
+
+    ok = table[REJECT].isnull()
+    if options.duplicate_rows != "allow":
+        w = ibis.window(group_by=[ok, *[table[c] for c in data_columns]],
+                        order_by=[table[FILE], table[LINE]])
+        copies = ibis.row_number().over(w)
+        count = table.count().over(ibis.window(group_by=[ok, *[table[c] for c in data_columns]]))
+        if options.duplicate_rows == "keep_first":
+            mark = ok & (copies > 0)
+            label = "duplicate_row_dropped"
+        else:
+            mark = ok & (count > 1)
+            label = "duplicate_row"
+        table = table.mutate(**{REJECT: ibis.cases((mark, label), else_=table[REJECT])})
+    if "order_id" in table.columns and options.duplicate_order_ids != "allow":
+        ok = table[REJECT].isnull() & table.order_id.notnull()
+        group = ibis.window(group_by=[ok, table.order_id])
+        first = ibis.row_number().over(ibis.window(group_by=[ok, table.order_id],
+                                                   order_by=[table[FILE], table[LINE]]))
+        count = table.count().over(group)
+        policy = options.duplicate_order_ids
+        if policy == "reject":
+            table = table.mutate(**{REJECT: ibis.cases((ok & (count > 1), "duplicate_order_id"),
+                                                       else_=table[REJECT])})
+        else:
+            label = ("duplicate_order_id_summed" if policy == "sum"
+                     else "duplicate_order_id_dropped")
+            changes = {REJECT: ibis.cases((ok & (first > 0), label), else_=table[REJECT])}
+            if policy == "sum" and "amount" in table.columns:
+                total = table.amount.sum().over(group)
+                changes["amount"] = ibis.cases((ok & (count > 1), total.cast(table.amount.type())),
+                                               else_=table.amount)
+            table = table.mutate(**changes)
+    return table
+
+
+def check_rows(raw: ir.Table, check: RowCheck, as_of: dt.datetime | None = None
+               ) -> tuple[ir.Table, LoadReport]:
+    """Usable rows (lazy Ibis table with tiers' field types) and the load report.
+
+    ``raw`` holds the data columns plus ``_tiers_file`` (index into ``check.origins``) and
+    ``_tiers_line`` (line or record number to show in the rejects file).
+    """
+    mapped = map_columns(raw, check)
+    data_columns = [c for c in mapped.columns if not c.startswith("_tiers_")]
+    table = parse_fields(mapped, check, as_of)
+    table = apply_duplicates(table, check.options, data_columns)
+    try:
+        checked = _materialise(check, table)
+        counts = {row[REJECT]: row["n"] for row in
+                  _arrow(check, checked.group_by(REJECT).aggregate(n=checked.count())
+                         ).to_pylist()}
+    except DataError:
+        raise
+    except Exception as exc:
+        raise SourceError(f"{check.label}: the data could not be read: {_first_line(exc)}\n"
+                          "    fix: check the file's delimiter, quoting and encoding options"
+                          ) from None
+    total = sum(counts.values())
+    set_aside = {r: n for r, n in counts.items() if r is not None}
+    report = LoadReport(check.role, check.origins, rows_read=total,
+                        rows_loaded=counts.get(None, 0),
+                        rejected={r: n for r, n in set_aside.items() if r not in HANDLED},
+                        handled={r: n for r, n in set_aside.items() if r in HANDLED})
+    if total == 0 and not check.options.allow_empty:
+        raise SourceError(f"{check.label}: no rows to load\n"
+                          "    fix: point the source at data with rows, or set "
+                          "`allow_empty: true` if an empty table is expected")
+    path = rejects_path(check)
+    if set_aside:
+        write_rejects(checked, mapped, check, data_columns, path)
+        report.rejects_file = str(path)
+    elif check.options.rejects is None and path.exists():
+        path.unlink()  # a stale list from an earlier run would mislead
+    share = report.rejected_total / total if total else 0.0
+    if share > check.options.max_reject_share:
+        raise RejectsError(
+            f"{check.label}: {report.rejected_total:,} of {total:,} rows ({share:.2%}) cannot "
+            f"be used, above the {check.options.max_reject_share:.2%} allowed: "
+            f"{_counts(report.rejected)}. Each is listed with its file and line in {path}\n"
+            "    fix: correct those rows at the source or map the right columns; raise "
+            "`max_reject_share` only if dropping them is acceptable")
+    internal = [c for c in checked.columns if c.startswith("_tiers_")]
+    good = checked.filter(checked[REJECT].isnull()).drop(*internal)
+    return good, report
+
+
+def _materialise(check: RowCheck, table: ir.Table) -> ir.Table:
+    """Compute the checked rows once, on the engine's own backend (a table built from Arrow
+    data has no backend of its own; Ibis' ``cache`` would put it on the default one)."""
+    if check.con is None:
+        return table.cache()
+    if getattr(check.con, "name", "") == "duckdb":
+        name = f"tiers_checked_{check.role}_{uuid.uuid4().hex[:8]}"
+        return check.con.create_table(name, table, temp=True)
+    return table  # Spark: lazy; it re-reads the input for the second query
+
+
+def _arrow(check: RowCheck, expr: ir.Table) -> Any:
+    if check.con is None:
+        return expr.to_pyarrow()
+    from tiers.core.materialize import to_arrow
+
+    return to_arrow(check.con, expr)
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def rejects_path(check: RowCheck) -> Path:
+    if check.options.rejects:
+        return check.context.resolve(check.options.rejects)
+    name = check.context.ruleset.name
+    return check.context.base_dir / "rejects" / f"{name}.{check.role}.csv"
+
+
+def write_rejects(checked: ir.Table, mapped: ir.Table, check: RowCheck,
+                  data_columns: list[str], path: Path) -> None:
+    """Rejected rows as the data had them, with source, line and reason; written atomically.
+
+    The values come from the input itself (joined back on file and line), so the list shows
+    exactly what was read, not what parsing made of it."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    keys = checked.filter(checked[REJECT].notnull()).select(FILE, LINE, REJECT)
+    rows = keys.join(mapped, [FILE, LINE])
+    columns = {name: rows[name].cast("string") for name in data_columns}
+    out = _arrow(check, rows.select(rows[FILE], line=rows[LINE], reason=rows[REJECT], **columns)
+                 .order_by([FILE, "line"]))
+    names = pa.array(check.origins, pa.string())
+    source = pc.take(names, pc.cast(out[FILE], pa.int32()))
+    out = out.drop_columns([FILE]).add_column(0, "source", source)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
+    try:
+        pacsv.write_csv(out, tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
