@@ -251,6 +251,40 @@ def test_exact_duplicate_rows_keep_the_first_by_default(tmp_path, source_from, c
     assert dup["line"] == "4"
 
 
+def test_duplicate_rows_without_order_ids_keep_the_first(tmp_path, source_from, con):
+    row = ("C1", "100", "2026-01-01")
+    write(tmp_path / "orders.csv", [("customer_id", "amount", "order_ts"),
+                                    row, ("C1", "5", "2026-01-02"), row, row])
+    src = source_from("type: csv\npath: orders.csv")
+    assert sorted(r["amount"] for r in rows(src.load(con), "amount")) == [D("5.00"), D("100.00")]
+    assert src.report.handled == {"duplicate_row_dropped": 2}
+    assert [d["line"] for d in read_rejects(src.report.rejects_file)] == ["4", "5"]
+
+
+def test_duplicate_rows_with_blank_order_ids_keep_the_first(tmp_path, source_from, con):
+    row = ("", "C1", "100", "2026-01-01")
+    write(tmp_path / "orders.csv", [("order_id", "customer_id", "amount", "order_ts"),
+                                    row, ("O2", "C1", "5", "2026-01-02"), row])
+    src = source_from("type: csv\npath: orders.csv")
+    assert len(rows(src.load(con))) == 2
+    assert src.report.handled == {"duplicate_row_dropped": 1}
+
+
+def test_a_clean_load_reports_every_row_and_leaves_no_rejects_file(tmp_path, source_from,
+                                                                   con):
+    stale = tmp_path / "rejects" / "shop.orders.csv"
+    stale.parent.mkdir()
+    stale.write_text("from an earlier run\n")
+    write(tmp_path / "orders.csv", [("order_id", "customer_id", "amount", "order_ts"),
+                                    ("O1", "C1", "¥1,280.00", "2026/3/1"),
+                                    ("O2", "C2", "5", "20260302")])
+    src = source_from("type: csv\npath: orders.csv")
+    got = sorted(rows(src.load(con)), key=lambda r: r["order_id"])
+    assert [r["amount"] for r in got] == [D("1280.00"), D("5.00")]
+    assert (src.report.rows_read, src.report.rows_loaded) == (2, 2)
+    assert src.report.rejects_file is None and not stale.exists()
+
+
 @pytest.mark.parametrize(("policy", "ids", "amounts", "report"), [
     ("keep_first", ["O1", "O2"], [D("100.00"), D("5.00")],
      {"duplicate_order_id_dropped": 1}),

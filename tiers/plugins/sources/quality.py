@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -291,22 +293,25 @@ def check_rows(raw: ir.Table, check: RowCheck, as_of: dt.datetime | None = None
 
     ``raw`` holds the data columns plus ``_tiers_file`` (index into ``check.origins``) and
     ``_tiers_line`` (line or record number to show in the rejects file).
+
+    Most loads are clean, so one aggregate pass first counts reject reasons and tells whether
+    duplicates are possible; a clean load stays a lazy expression the engine reads in its own
+    query. Only when something must be set aside are the checked rows materialised, with the
+    duplicate windows, so counts, rejects file and engine all see the same rows.
     """
     mapped = map_columns(raw, check)
     data_columns = [c for c in mapped.columns if not c.startswith("_tiers_")]
-    table = parse_fields(mapped, check, as_of)
-    table = apply_duplicates(table, check.options, data_columns)
-    try:
-        checked = _materialise(check, table)
-        counts = {row[REJECT]: row["n"] for row in
-                  _arrow(check, checked.group_by(REJECT).aggregate(n=checked.count())
-                         ).to_pylist()}
-    except DataError:
-        raise
-    except Exception as exc:
-        raise SourceError(f"{check.label}: the data could not be read: {_first_line(exc)}\n"
-                          "    fix: check the file's delimiter, quoting and encoding options"
-                          ) from None
+    parsed = parse_fields(mapped, check, as_of)
+    with _read_errors(check):
+        counts, maybe_duplicates = _first_pass(check, parsed, data_columns)
+    checked = parsed
+    if set(counts) - {None} or maybe_duplicates:
+        table = apply_duplicates(parsed, check.options, data_columns)
+        with _read_errors(check):
+            checked = _materialise(check, table)
+            counts = {row[REJECT]: row["n"] for row in
+                      _arrow(check, checked.group_by(REJECT).aggregate(n=checked.count())
+                             ).to_pylist()}
     total = sum(counts.values())
     set_aside = {r: n for r, n in counts.items() if r is not None}
     report = LoadReport(check.role, check.origins, rows_read=total,
@@ -332,8 +337,53 @@ def check_rows(raw: ir.Table, check: RowCheck, as_of: dt.datetime | None = None
             "    fix: correct those rows at the source or map the right columns; raise "
             "`max_reject_share` only if dropping them is acceptable")
     internal = [c for c in checked.columns if c.startswith("_tiers_")]
+    if not set_aside:
+        return checked.drop(*internal), report
     good = checked.filter(checked[REJECT].isnull()).drop(*internal)
     return good, report
+
+
+def _first_pass(check: RowCheck, parsed: ir.Table, data_columns: list[str]
+                ) -> tuple[dict[str | None, int], bool]:
+    """Rows per reject reason, and whether the usable rows may hold duplicates.
+
+    Unique order ids among usable rows rule out both kinds of duplicate (identical rows share
+    their order id), which one distinct count settles; without order ids, the distinct usable
+    rows are counted.
+    """
+    options = check.options
+    ok = parsed[REJECT].isnull()
+    metrics: dict[str, Any] = {"n": parsed.count()}
+    check_ids = "order_id" in parsed.columns and (
+        options.duplicate_order_ids != "allow" or options.duplicate_rows != "allow")
+    if check_ids:
+        metrics["ids"] = parsed.order_id.nunique(where=ok)
+        metrics["id_rows"] = parsed.count(where=ok)
+    by_reason = _arrow(check, parsed.group_by(REJECT).aggregate(**metrics)).to_pylist()
+    counts = {row[REJECT]: row["n"] for row in by_reason}
+    clean = next((row for row in by_reason if row[REJECT] is None), None)
+    if clean is None:
+        return counts, False
+    if check_ids:
+        return counts, clean["ids"] < clean["id_rows"]
+    if options.duplicate_rows == "allow":
+        return counts, False
+    rows = parsed.filter(ok).select(*data_columns)
+    distinct = _arrow(check, rows.distinct().aggregate(n=lambda t: t.count())).to_pylist()
+    return counts, distinct[0]["n"] < clean["n"]
+
+
+@contextmanager
+def _read_errors(check: RowCheck) -> Iterator[None]:
+    """Engine errors while reading become a SourceError naming the source and what to check."""
+    try:
+        yield
+    except DataError:
+        raise
+    except Exception as exc:
+        raise SourceError(
+            f"{check.label}: the data could not be read: {_first_line(exc)}\n"
+            "    fix: check the file's delimiter, quoting and encoding options") from None
 
 
 def _materialise(check: RowCheck, table: ir.Table) -> ir.Table:
