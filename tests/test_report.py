@@ -123,3 +123,26 @@ def test_report_data_rfm_grid_and_lifecycle_funnel(make_ruleset, registry):
     assert funnel.states == [("new", 1), ("active", 3)]
     assert funnel.stages == [("all customers", 4), ("bought at least once", 4),
                              ("not churned", 4), ("active", 4)]
+
+
+def test_report_shows_the_migration_since_the_last_recorded_run(cli, small, tmp_path):
+    first = cli("run", small, "--as-of", "2025-02-01")
+    assert first.exit_code == 0, first.output
+    out = tmp_path / "report.html"
+    res = cli("report", small, "--html", out)
+    assert res.exit_code == 0, res.output
+    html = out.read_text(encoding="utf-8")
+    assert "since the last recorded run (2025-02-01) → 2025-03-01" in html
+    heat = specs(html)["migration-heatmap"]["data"][0]
+    # A gold -> silver, B bronze -> gold, C new -> silver, D bronze -> bronze
+    cells = {(y, x): n for y, row in zip(heat["y"], heat["z"], strict=True)
+             for x, n in zip(heat["x"], row, strict=True) if n}
+    assert cells == {("Gold", "Silver"): 1, ("Bronze", "Gold"): 1, ("(new)", "Silver"): 1,
+                     ("Bronze", "Bronze"): 1}
+    # the report reads the store and writes nothing to it
+    from tiers.store.location import sqlite_url
+    from tiers.store.store import StateStore
+
+    store = StateStore(sqlite_url(tmp_path / ".tiers" / "state.db"), create=False)
+    assert len(store.list_runs()) == 1
+    store.dispose()

@@ -121,7 +121,31 @@ def print_backtest(b: Backtest) -> None:
                " (this engine does not apply retention: only the tier is carried)"))
     c.print(matrix_table(b.churn(), "Moves between tiers over the backtest "
                                     "(rows: from, columns: to)"))
+    if any(p.cost for p in b.periods):
+        c.print(cost_table(b))
     c.print(f"[dim]{len(b.periods)} evaluations in {b.seconds:.2f} s[/dim]")
+
+
+def cost_table(b: Backtest) -> Any:
+    """What the actions would have handed out per period (each intent once per its period,
+    as the ledger issues it)."""
+    from rich.table import Table
+
+    from tiers.report.tables import figure
+
+    names = list(dict.fromkeys(k for p in b.periods for k in p.cost))
+    table = Table(title="Actions per period", title_justify="left")
+    table.add_column("As of")
+    for name in names:
+        table.add_column(name.replace(".", "\n", 1), justify="right")
+    for p in b.periods:
+        table.add_row(f"{p.as_of:%Y-%m-%d}", *(figure(p.cost.get(n, 0)) for n in names))
+    table.add_section()
+    # standing levels (rep capacity, customers with a rep) do not add up over periods
+    table.add_row("Total", *(figure(sum(p.cost.get(n, 0) for p in b.periods))
+                             if not n.endswith(("capacity", "with a rep")) else ""
+                             for n in names))
+    return table
 
 
 @hookimpl

@@ -8,11 +8,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from tiers.commands.store_options import StateOpt
 from tiers.core.errors import TiersError
 from tiers.core.hookspecs import hookimpl
 
 if TYPE_CHECKING:
     from tiers.core.compare import Diff
+    from tiers.core.loader import LoadedRuleset
+    from tiers.store.store import StateStore
 
 AFFECTED_COLUMNS = ["customer_id", "old_tier", "new_tier", "direction", "old_rank", "new_rank",
                     "old_spend", "new_spend"]
@@ -34,8 +37,10 @@ def diff(
     out: Annotated[Path | None, typer.Option(
         "--out", help="Write the customers whose tier changes to .csv or .parquet.")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    state: StateOpt = None,
 ) -> None:
-    """Compare two rulesets on the same customers: tier migration, totals, affected list."""
+    """Compare two rulesets on the same customers: tier migration, totals, actions and their
+    cost, affected list. Both start from OLD's last recorded run when its store exists."""
     from tiers.cli import load, reported
     from tiers.core.compare import diff_rulesets
     from tiers.core.engine import write_table
@@ -43,13 +48,30 @@ def diff(
     with reported():
         check_format(fmt)
         old_loaded, new_loaded = load(old), load(new)
-        result = diff_rulesets(old_loaded, new_loaded, as_of=as_of)
+        store = live_state(old_loaded, state)
+        try:
+            result = diff_rulesets(old_loaded, new_loaded, as_of=as_of, state=store)
+        finally:
+            if store is not None:
+                store.dispose()
         if out is not None:
             write_table(result.affected().select(AFFECTED_COLUMNS), out)
         if fmt == "json":
             typer.echo(json.dumps(diff_json(result, out), ensure_ascii=False, indent=2))
         else:
             print_diff(result, out)
+
+
+def live_state(loaded: LoadedRuleset, state: str | None) -> StateStore | None:
+    """OLD's store when it exists, read only (a what-if never creates or writes one)."""
+    from tiers.store.location import resolve_url
+    from tiers.store.store import StateStore
+
+    store = StateStore(resolve_url(loaded.file, loaded.model.state, state), create=False)
+    if not store.exists or store.previous_arrow(loaded.name) is None:
+        store.dispose()
+        return None
+    return store
 
 
 def diff_json(d: Diff, out: Path | None) -> dict[str, Any]:
@@ -73,7 +95,7 @@ def diff_json(d: Diff, out: Path | None) -> dict[str, Any]:
 
 def print_diff(d: Diff, out: Path | None) -> None:
     from tiers.output import console
-    from tiers.report.tables import matrix_table, tier_change_table
+    from tiers.report.tables import cost_change_table, matrix_table, tier_change_table
 
     c = console()
     n = d.counts()
@@ -86,6 +108,8 @@ def print_diff(d: Diff, out: Path | None) -> None:
     c.print(matrix_table(d.matrix, "Tier migration (rows: before, columns: after)"))
     c.print(tier_change_table(d.tiers, "Customers and spend per tier",
                               d.new.model.currency or d.old.model.currency))
+    if d.actions:
+        c.print(cost_change_table(d.actions, "Actions this run would plan"))
     if out is not None:
         c.print(f"wrote {n['changed']:,} affected customers to {out}")
 

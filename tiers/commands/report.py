@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from tiers.commands.store_options import StateOpt
 from tiers.core.hookspecs import hookimpl
 
 
@@ -27,9 +28,11 @@ def report(
                                 "date.")] = None,
     every: Annotated[str, typer.Option(
         "--every", help="Backtest step: day, week, month, quarter or year.")] = "month",
+    state: StateOpt = None,
 ) -> None:
     """Write an HTML report: tier distribution, spend share, migration, segments, backtest."""
     from tiers.cli import load, reported
+    from tiers.commands.diff import live_state
     from tiers.core.backtest import parse_date, schedule
     from tiers.core.engine import as_of_instant
     from tiers.output import console
@@ -43,8 +46,13 @@ def report(
         dates = None
         if backtest_from is not None:
             dates = schedule(parse_date(backtest_from, "--backtest-from"), instant.date(), every)
-        data = build(loaded, instant, compare=other, since=since, backtest_dates=dates,
-                     every=every)
+        store = live_state(loaded, state)
+        try:
+            data = build(loaded, instant, compare=other, since=since, backtest_dates=dates,
+                         every=every, store=store)
+        finally:
+            if store is not None:
+                store.dispose()
         size = write_report(data, html)
         console().print(f"wrote {html} ({size / 1e6:.1f} MB): {data.customers:,} customers "
                         f"as of {data.as_of:%Y-%m-%d}")

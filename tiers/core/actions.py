@@ -165,6 +165,11 @@ class TierAction(Action):
     batch_size: ClassVar[int] = 100
     #: an empty ``when:`` selects everyone; most actions refuse that
     requires_when: ClassVar[bool] = True
+    #: over several periods an intent counts once per customer, event and period, as the
+    #: ledger issues it; False where the figure is a standing level (customers with a rep)
+    counts_once_per_period: ClassVar[bool] = True
+    #: whether `tiers diff` and `tiers backtest` show this action's figures
+    has_costs: ClassVar[bool] = True
 
     # ---- validation ------------------------------------------------------------------------
 
@@ -282,6 +287,26 @@ class TierAction(Action):
         """One line for the dry-run sample."""
         detail = f" ({intent.detail})" if intent.detail else ""
         return f"{intent.customer_id}: {intent.event}{detail}"
+
+    # ---- what-if figures ------------------------------------------------------------------
+
+    def cost_rows(self, inp: PlanInput) -> ir.Table:
+        """One row per intent a plan would make: customer_id, event, detail and ``value``
+        (what the intent hands out, NULL when it has no money value); computed on the engine,
+        for `tiers diff` and `tiers backtest`."""
+        s = self.select(inp)
+        return s.select(customer_id=s.customer_id.cast("string"),
+                        event=s.event.cast("string"), detail=s.detail.cast("string"),
+                        value=self.cost_value(s).cast("float64"))
+
+    def cost_value(self, selected: ir.Table) -> ir.Value:
+        import ibis
+
+        return ibis.null("float64")
+
+    def cost_figures(self, rows: pa.Table) -> dict[str, float]:
+        """Named figures from :meth:`cost_rows`, e.g. ``{"emails": 120}``."""
+        return {"intents": rows.num_rows}
 
     # ---- applying --------------------------------------------------------------------------
 

@@ -263,6 +263,7 @@ def backtest(loaded: LoadedRuleset, dates: list[dt.datetime], con: Any = None,
     import ibis
 
     from tiers.core.compare import materialise
+    from tiers.core.costs import Ledger, action_costs, sum_figures
     from tiers.core.engine import connect
     from tiers.core.preload import accepts_previous, evaluate_at, share_sources
 
@@ -274,6 +275,7 @@ def backtest(loaded: LoadedRuleset, dates: list[dt.datetime], con: Any = None,
     carries = accepts_previous()
     state: pa.Table | None = None
     periods = []
+    ledger = Ledger()
     for as_of in dates:
         t0 = time.perf_counter()
         previous = ibis.memtable(state) if (carries and state is not None) else None
@@ -282,6 +284,7 @@ def backtest(loaded: LoadedRuleset, dates: list[dt.datetime], con: Any = None,
                           f"{loaded.file} as of {as_of:%Y-%m-%d}")
         cur = _with_previous(cur, state)
         period = period_figures(cur, as_of, loaded, protection(cur, as_of))
+        period.cost = sum_figures(action_costs(evaluation, ledger))
         state = next_state(cur, as_of)
         period.seconds = time.perf_counter() - t0
         periods.append(period)

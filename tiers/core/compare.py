@@ -211,8 +211,9 @@ def materialise(expr: ir.Table, con: Any, what: str) -> pa.Table:
         raise DataError(f"the engine could not evaluate {what}: {exc}") from None
 
 
-def diff_evaluations(old: Evaluation, new: Evaluation) -> Diff:
-    """Compare two evaluations that share a connection, in one query."""
+def diff_evaluations(old: Evaluation, new: Evaluation, costs: bool = False) -> Diff:
+    """Compare two evaluations that share a connection, in one query; ``costs`` adds what
+    each side's actions would hand out (see tiers.core.costs)."""
     joined = materialise(join_sides(old, new), old.con,
                          f"{old.ruleset.file} against {new.ruleset.file}")
     matrix = migration_matrix(joined["old_tier"], joined["new_tier"],
@@ -220,16 +221,23 @@ def diff_evaluations(old: Evaluation, new: Evaluation) -> Diff:
                               tier_labels(old.ruleset, new.ruleset))
     before = tier_totals(joined["old_tier"], joined["old_spend"], old.ruleset)
     after = tier_totals(joined["new_tier"], joined["new_spend"], new.ruleset)
-    return Diff(old.ruleset, new.ruleset, new.as_of, joined, matrix,
-                tier_changes(before, after))
+    result = Diff(old.ruleset, new.ruleset, new.as_of, joined, matrix,
+                  tier_changes(before, after))
+    if costs:
+        from tiers.core.costs import action_costs, cost_changes
+
+        result.actions = cost_changes(action_costs(old), action_costs(new))
+    return result
 
 
 def diff_rulesets(old: LoadedRuleset, new: LoadedRuleset, as_of: Any = None,
-                  con: Any = None, old_as_of: Any = None) -> Diff:
+                  con: Any = None, old_as_of: Any = None, state: Any = None) -> Diff:
     """Evaluate ``old`` and ``new`` on the same data and compare them.
 
     ``as_of`` defaults to the new ruleset's ``as_of`` (else today); ``old_as_of`` lets the
-    same ruleset be compared across two dates.
+    same ruleset be compared across two dates. ``state`` (a StateStore) supplies the live
+    state after ``old``'s last run; both sides start from it, as the next live run would, so
+    retention and events (upgraded, downgraded...) are those that run would see.
     """
     from tiers.core.engine import as_of_instant, connect
     from tiers.core.preload import evaluate_at, share_sources
@@ -239,5 +247,6 @@ def diff_rulesets(old: LoadedRuleset, new: LoadedRuleset, as_of: Any = None,
     if con is None:
         con = connect(new.model.engine)
     share_sources([old, new], con, cache=False)
-    return diff_evaluations(evaluate_at(old, old_instant, con),
-                            evaluate_at(new, instant, con))
+    previous = state.previous(old.name, con) if state is not None else None
+    return diff_evaluations(evaluate_at(old, old_instant, con, previous),
+                            evaluate_at(new, instant, con, previous), costs=True)

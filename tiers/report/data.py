@@ -169,8 +169,12 @@ def collect(evaluation: Evaluation) -> ReportData:
 
 def build(loaded: LoadedRuleset, as_of: Any = None, *, compare: LoadedRuleset | None = None,
           since: Any = None, backtest_dates: list[dt.datetime] | None = None,
-          every: str = "month", con: Any = None) -> ReportData:
-    """Everything the report shows, on one connection over sources loaded once."""
+          every: str = "month", con: Any = None, store: Any = None) -> ReportData:
+    """Everything the report shows, on one connection over sources loaded once.
+
+    With a state store (``store``) holding an earlier run of this ruleset, the evaluation
+    starts from that run's state, as the next live run would, and the migration shown by
+    default is the one since that run."""
     from tiers.core.backtest import backtest
     from tiers.core.compare import diff_evaluations
     from tiers.core.engine import as_of_instant, connect
@@ -182,7 +186,10 @@ def build(loaded: LoadedRuleset, as_of: Any = None, *, compare: LoadedRuleset | 
     con = con if con is not None else connect(loaded.model.engine)
     share_sources([loaded, *([compare] if compare else [])], con,
                   cache=bool(backtest_dates) or compare is not None or since is not None)
-    current = evaluate_at(loaded, instant, con)
+    last = store.last_as_of(loaded.name) if store is not None else None
+    previous = (store.previous(loaded.name, con)
+                if last is not None and last <= instant else None)
+    current = evaluate_at(loaded, instant, con, previous)
     data = collect(current)
     if compare is not None:
         d = diff_evaluations(evaluate_at(compare, instant, con), current)
@@ -197,8 +204,30 @@ def build(loaded: LoadedRuleset, as_of: Any = None, *, compare: LoadedRuleset | 
         d = diff_evaluations(evaluate_at(loaded, before, con), current)
         data.migration = d.matrix
         data.migration_title = f"{before:%Y-%m-%d} → {instant:%Y-%m-%d}"
+    elif previous is not None:
+        assert last is not None
+        data.migration = since_last_run(previous, current)
+        data.migration_title = (f"since the last recorded run ({last:%Y-%m-%d}) → "
+                                f"{instant:%Y-%m-%d}")
     if backtest_dates:
         data.backtests.append(backtest(loaded, backtest_dates, con, every))
         if compare is not None:
             data.backtests.append(backtest(compare, backtest_dates, con, every))
     return data
+
+
+def since_last_run(previous: ir.Table, current: Evaluation) -> Migration:
+    """Tier of each customer after the last recorded run against the tier now."""
+    from tiers.core.compare import materialise, migration_matrix, tier_labels
+
+    loaded = current.ruleset
+    before = previous.select(customer_id=previous.customer_id.cast("string"),
+                             old_tier=previous.tier)
+    now = current.table.select(customer_id_new=current.table.customer_id.cast("string"),
+                               new_tier=current.table.tier)
+    joined = before.outer_join(now, before.customer_id == now.customer_id_new)
+    pairs = materialise(joined.select("old_tier", "new_tier"), current.con,
+                        f"{loaded.file} against its last recorded run")
+    ladder = loaded.model.tier_ids()
+    return migration_matrix(pairs["old_tier"], pairs["new_tier"], ladder, ladder,
+                            tier_labels(loaded))

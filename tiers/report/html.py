@@ -100,8 +100,8 @@ def missing_sections(data: ReportData) -> list[str]:
     """Why a section is absent, so a reader knows how to get it."""
     notes = []
     if data.migration is None:
-        notes.append("Migration: pass --compare OTHER.yaml or --since DATE to show how "
-                     "customers move between tiers.")
+        notes.append("Migration: run `tiers run` once (the report then shows the moves "
+                     "since that run), or pass --compare OTHER.yaml or --since DATE.")
     if not data.rfm:
         notes.append("RFM grid: add an `rfm` policy to the ruleset.")
     if not data.lifecycle:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
@@ -49,4 +49,24 @@ def tier_change_table(changes: list[TierChange], title: str, currency: str | Non
         table.add_row(c.name, f"{c.before:,}", f"{c.after:,}", signed(c.delta),
                       f"{c.spend_before:,.0f}", f"{c.spend_after:,.0f}",
                       signed(round(c.spend_after - c.spend_before)))
+    return table
+
+
+def figure(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+
+
+def cost_change_table(actions: list[dict[str, Any]], title: str) -> Table:
+    """Per action and figure (coupons, value, emails...): before, after and the change."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("Action")
+    table.add_column("Figure")
+    for name in ("Before", "After", "Δ"):
+        table.add_column(name, justify="right", no_wrap=True)
+    for a in actions:
+        for i, (name, v) in enumerate(a["figures"].items()):
+            change = v["after"] - v["before"]
+            table.add_row(f"{a['action']} ({a['type']})" if i == 0 else "", name,
+                          figure(v["before"]), figure(v["after"]),
+                          ("+" if change > 0 else "") + figure(change))
     return table

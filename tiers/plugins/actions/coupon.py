@@ -15,7 +15,7 @@ import hashlib
 import hmac
 from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -23,6 +23,10 @@ from tiers.core.actions import EVENTS, ActionConfig, Intent, Outcome, PlanInput,
 from tiers.core.apply import ApplyContext
 from tiers.core.errors import Problem
 from tiers.core.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+    import pyarrow as pa
 
 
 class CouponConfig(ActionConfig):
@@ -91,6 +95,42 @@ class CouponAction(TierAction):
                               "valid_until": valid_until.isoformat() if valid_until else None,
                               "tier": intent.payload.get("customer", {}).get("tier")}
         return intents
+
+    def cost_value(self, selected: ir.Table) -> ir.Value:
+        import ibis
+
+        value = self.config.value
+        if not isinstance(value, dict):
+            return ibis.literal(float(value))
+        tiers = set(self.context.ruleset.tier_ids())
+        # the same precedence as _pick: the customer's tier, then the event, then `default`
+        cases = [(selected.tier == k, float(v)) for k, v in value.items() if k in tiers]
+        cases += [(selected.event == k, float(v)) for k, v in value.items()
+                  if k not in tiers and k != "default"]
+        default = value.get("default")
+        otherwise = ibis.literal(float(default)) if default is not None else ibis.null("float64")
+        return ibis.cases(*cases, else_=otherwise) if cases else otherwise
+
+    def cost_figures(self, rows: pa.Table) -> dict[str, float]:
+        import pyarrow.compute as pc
+
+        valued = rows.filter(pc.is_valid(rows["value"]))
+        figures: dict[str, float] = {}
+        if rows.num_rows > valued.num_rows:
+            figures["coupons without a value"] = rows.num_rows - valued.num_rows
+        if self.config.max_coupons is not None and valued.num_rows > self.config.max_coupons:
+            figures["coupons over the cap"] = valued.num_rows - self.config.max_coupons
+            # a run issues in plan order (customer, event) until the cap
+            valued = valued.sort_by([("customer_id", "ascending"), ("event", "ascending")]
+                                    ).slice(0, self.config.max_coupons)
+        figures = {"coupons": valued.num_rows, **figures}
+        if self.config.kind == "amount":
+            total = float(pc.sum(valued["value"]).as_py() or 0.0)
+            figures["value"] = total
+            if self.config.budget is not None and total > self.config.budget:
+                figures["value"] = self.config.budget
+                figures["value over budget"] = total - self.config.budget
+        return figures
 
     def describe(self, intent: Intent) -> str:
         p = intent.payload

@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field
 
@@ -29,6 +29,9 @@ from tiers.core.actions import (
 from tiers.core.apply import ApplyContext
 from tiers.core.errors import Problem
 from tiers.core.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 ASSIGN, RELEASE = "rep_assign", "rep_release"
 
@@ -49,6 +52,7 @@ class DedicatedRepAction(TierAction):
     Config: ClassVar[type[RepConfig]] = RepConfig
     external = False
     batch_size = 1000
+    counts_once_per_period = False
 
     @property
     def roster_path(self) -> Path:
@@ -117,6 +121,18 @@ class DedicatedRepAction(TierAction):
                                   self.id, self.name, cid, RELEASE, active[cid], period,
                                   {"rep_id": active[cid]}))
         return intents
+
+    def cost_figures(self, rows: pa.Table) -> dict[str, float]:
+        """Customers who would hold a rep, against what the roster can serve."""
+        import pyarrow.compute as pc
+
+        needed = pc.count_distinct(rows["customer_id"]).as_py() if rows.num_rows else 0
+        path = self.roster_path
+        capacity = sum(int(r["capacity"]) for r in read_roster(path)) if path.is_file() else 0
+        figures: dict[str, float] = {"customers with a rep": needed, "roster capacity": capacity}
+        if needed > capacity:
+            figures["customers beyond capacity"] = needed - capacity
+        return figures
 
     def describe(self, intent: Intent) -> str:
         if intent.event == RELEASE:

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field
 
@@ -24,6 +24,9 @@ from tiers.core.actions import ActionConfig, Intent, Outcome, PlanInput, TierAct
 from tiers.core.apply import ApplyContext
 from tiers.core.errors import Problem
 from tiers.core.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 from tiers.core.interfaces import ComponentConfig
 from tiers.core.templates import environment, render, syntax_problems
 
@@ -143,6 +146,9 @@ class EmailAction(TierAction):
                 "customer_id": intent.customer_id,
             }
         return intents
+
+    def cost_figures(self, rows: pa.Table) -> dict[str, float]:
+        return {"emails": rows.num_rows}
 
     def describe(self, intent: Intent) -> str:
         return f"{intent.payload.get('to')}: {intent.payload.get('subject')}"

@@ -49,6 +49,7 @@ class ExportAction(TierAction):
     Config: ClassVar[type[ExportConfig]] = ExportConfig
     external = False
     requires_when = False
+    has_costs = False  # a file written, nothing handed to customers
 
     def plan(self, inp: PlanInput) -> list[Intent]:
         period = period_label(inp.as_of, self.config.period)

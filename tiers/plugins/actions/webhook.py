@@ -14,7 +14,7 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field
 
@@ -22,6 +22,9 @@ from tiers.core.actions import ActionConfig, Intent, Outcome, TierAction
 from tiers.core.apply import ApplyContext
 from tiers.core.errors import Problem
 from tiers.core.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 SIGNATURE_HEADER = "X-Tiers-Signature"
 
@@ -61,6 +64,10 @@ class WebhookAction(TierAction):
                 f"url {self.config.url!r} is not an http(s) URL", "url",
                 hint="write the full URL, e.g. https://crm.example.com/hooks/tiers"))
         return problems
+
+    def cost_figures(self, rows: pa.Table) -> dict[str, float]:
+        batch = self.config.batch
+        return {"webhook intents": rows.num_rows, "requests": -(-rows.num_rows // batch)}
 
     def _body(self, intent: Intent) -> dict[str, Any]:
         customer = intent.payload.get("customer", {})

@@ -1,0 +1,115 @@
+"""What a ruleset's actions would hand out, for what-if and backtest: counted, never carried out.
+
+Each action's ``when:`` selection runs on the engine like a live plan, but instead of building
+intents it returns one narrow row per intent (customer, event, detail, value) and the action
+sums them into a few named figures (coupons and their value, reps needed against roster
+capacity, emails, webhook calls). Nothing touches the state store.
+
+Over several periods (a backtest), an intent counts once per idempotency period the way the
+ledger would issue it: a yearly coupon planned in every monthly period is counted once a year.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from tiers.core.actions import PlanInput, TierAction, period_label
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from tiers.core.engine import Evaluation
+
+
+@dataclass
+class ActionCost:
+    """One action's figures; ``figures`` keys are plain words shown as they are."""
+
+    action: str
+    action_type: str
+    figures: dict[str, float]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"action": self.action, "type": self.action_type, "figures": self.figures}
+
+
+@dataclass
+class Ledger:
+    """Keys already counted per action across a backtest's periods (customer, event, period)."""
+
+    seen: dict[str, pa.Table] = field(default_factory=dict)
+
+    def new_rows(self, action: TierAction, rows: pa.Table, as_of: dt.datetime) -> pa.Table:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if not action.counts_once_per_period:
+            return rows
+        period = period_label(as_of, action.config.period)
+        label = pc.if_else(pc.is_valid(rows["detail"]),
+                           pc.binary_join_element_wise(rows["event"], rows["detail"], ":"),
+                           rows["event"])
+        keys = pc.binary_join_element_wise(rows["customer_id"], label, period, "\x1f")
+        before = self.seen.get(action.id)
+        if before is not None:
+            fresh = pc.invert(pc.is_in(keys, value_set=before["key"]))
+            rows, keys = rows.filter(fresh), keys.filter(fresh)
+        added = pa.table({"key": keys})
+        self.seen[action.id] = added if before is None else pa.concat_tables([before, added])
+        return rows
+
+
+def costed_actions(evaluation: Evaluation) -> list[TierAction]:
+    return [a for a in evaluation.ruleset.actions if isinstance(a, TierAction) and a.has_costs]
+
+
+def action_costs(evaluation: Evaluation, ledger: Ledger | None = None) -> list[ActionCost]:
+    """Figures for every action of the evaluation's ruleset that hands something out.
+
+    The per-customer result (and the events, when an action selects by event) is fetched
+    once, as a live plan does; each action's selection then runs on that in-memory table.
+    """
+    import ibis
+
+    from tiers.core.materialize import to_arrow
+
+    actions = costed_actions(evaluation)
+    if not actions:
+        return []
+    con = evaluation.con
+    table = ibis.memtable(to_arrow(con, evaluation.table))
+    events = None
+    if evaluation.events is not None and any(a.config.when.event for a in actions):
+        events = ibis.memtable(to_arrow(con, evaluation.events))
+    loaded = evaluation.ruleset
+    inp = PlanInput(loaded.name, evaluation.as_of, table, events, None,  # type: ignore[arg-type]
+                    loaded.model.tier_ids(), None)
+    out = []
+    for action in actions:
+        rows = to_arrow(con, action.cost_rows(inp))
+        if ledger is not None:
+            rows = ledger.new_rows(action, rows, evaluation.as_of)
+        out.append(ActionCost(action.id, action.name, action.cost_figures(rows)))
+    return out
+
+
+def cost_changes(old: list[ActionCost], new: list[ActionCost]) -> list[dict[str, Any]]:
+    """Old and new figures side by side, per action id (either side may lack the action)."""
+    a = {c.action: c for c in old}
+    b = {c.action: c for c in new}
+    rows = []
+    for action in dict.fromkeys([*a, *b]):
+        x, y = a.get(action), b.get(action)
+        names = list(dict.fromkeys([*(x.figures if x else {}), *(y.figures if y else {})]))
+        rows.append({"action": action, "type": (y or x).action_type,  # type: ignore[union-attr]
+                     "figures": {n: {"before": x.figures.get(n, 0.0) if x else 0.0,
+                                     "after": y.figures.get(n, 0.0) if y else 0.0}
+                                 for n in names}})
+    return rows
+
+
+def sum_figures(costs: list[ActionCost]) -> dict[str, float]:
+    """One flat mapping ``action.figure -> value`` for a backtest period."""
+    return {f"{c.action}.{name}": value for c in costs for name, value in c.figures.items()}
