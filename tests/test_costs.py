@@ -137,3 +137,27 @@ def test_backtest_table_shows_actions_per_period(make_ruleset, write_reps):
     lines = [ln for ln in res.output.splitlines() if ln.startswith("│ Total")]
     # totals of the coupon count and value columns (1+3+1, 50+90+50)
     assert any("5" in ln and "190" in ln for ln in lines)
+
+
+def test_diff_leaves_out_what_the_ledger_already_issued(make_ruleset, registry, tmp_path):
+    yearly = """\
+actions:
+  - type: coupon
+    id: thanks
+    when: {tier: [silver, gold]}
+    period: year
+    value: {silver: 20, gold: 50}
+"""
+    old = make_ruleset(ruleset("shop", extra=yearly), "old.yaml", orders=ORDERS)
+    new = make_ruleset(ruleset("shop", silver=130, gold=140, extra=yearly), "new.yaml")
+    build_app()
+    first = CliRunner().invoke(app, ["run", str(old), "--as-of", "2025-02-01"])
+    assert first.exit_code == 0, first.output  # issues A's gold coupon for 2025
+    from tiers.commands.diff import live_state
+
+    store = live_state(load(old, registry), None)
+    assert store is not None
+    d = diff_rulesets(load(old, registry), load(new, registry), state=store)
+    store.dispose()
+    # old: A silver, B gold, C silver, all new keys; new: A gold was issued in February
+    assert figures(d, "thanks") == {"coupons": (3, 1), "value": (90, 50)}

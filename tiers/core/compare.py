@@ -211,9 +211,11 @@ def materialise(expr: ir.Table, con: Any, what: str) -> pa.Table:
         raise DataError(f"the engine could not evaluate {what}: {exc}") from None
 
 
-def diff_evaluations(old: Evaluation, new: Evaluation, costs: bool = False) -> Diff:
+def diff_evaluations(old: Evaluation, new: Evaluation, costs: bool = False,
+                     store: Any = None) -> Diff:
     """Compare two evaluations that share a connection, in one query; ``costs`` adds what
-    each side's actions would hand out (see tiers.core.costs)."""
+    each side's actions would hand out (see tiers.core.costs), less what ``store``'s ledger
+    already holds."""
     joined = materialise(join_sides(old, new), old.con,
                          f"{old.ruleset.file} against {new.ruleset.file}")
     matrix = migration_matrix(joined["old_tier"], joined["new_tier"],
@@ -226,7 +228,8 @@ def diff_evaluations(old: Evaluation, new: Evaluation, costs: bool = False) -> D
     if costs:
         from tiers.core.costs import action_costs, cost_changes
 
-        result.actions = cost_changes(action_costs(old), action_costs(new))
+        result.actions = cost_changes(action_costs(old, store=store),
+                                      action_costs(new, store=store))
     return result
 
 
@@ -249,4 +252,4 @@ def diff_rulesets(old: LoadedRuleset, new: LoadedRuleset, as_of: Any = None,
     share_sources([old, new], con, cache=False)
     previous = state.previous(old.name, con) if state is not None else None
     return diff_evaluations(evaluate_at(old, old_instant, con, previous),
-                            evaluate_at(new, instant, con, previous), costs=True)
+                            evaluate_at(new, instant, con, previous), costs=True, store=state)

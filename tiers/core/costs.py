@@ -15,7 +15,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tiers.core.actions import PlanInput, TierAction, period_label
+from tiers.core.actions import PlanInput, TierAction, idempotency_key, period_label
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -65,11 +65,14 @@ def costed_actions(evaluation: Evaluation) -> list[TierAction]:
     return [a for a in evaluation.ruleset.actions if isinstance(a, TierAction) and a.has_costs]
 
 
-def action_costs(evaluation: Evaluation, ledger: Ledger | None = None) -> list[ActionCost]:
+def action_costs(evaluation: Evaluation, ledger: Ledger | None = None,
+                 store: Any = None) -> list[ActionCost]:
     """Figures for every action of the evaluation's ruleset that hands something out.
 
     The per-customer result (and the events, when an action selects by event) is fetched
     once, as a live plan does; each action's selection then runs on that in-memory table.
+    With a state store, intents its ledger already holds (issued earlier this period) are
+    left out, as the next live run would leave them out.
     """
     import ibis
 
@@ -91,8 +94,25 @@ def action_costs(evaluation: Evaluation, ledger: Ledger | None = None) -> list[A
         rows = to_arrow(con, action.cost_rows(inp))
         if ledger is not None:
             rows = ledger.new_rows(action, rows, evaluation.as_of)
+        if store is not None and action.counts_once_per_period:
+            rows = not_in_ledger(store, action, rows, evaluation.as_of)
         out.append(ActionCost(action.id, action.name, action.cost_figures(rows)))
     return out
+
+
+def not_in_ledger(store: Any, action: TierAction, rows: pa.Table, as_of: dt.datetime
+                  ) -> pa.Table:
+    import pyarrow as pa
+
+    period = period_label(as_of, action.config.period)
+    ruleset = action.context.ruleset.name
+    keys = [idempotency_key(ruleset, action.id, c, f"{e}:{d}" if d else e, period)
+            for c, e, d in zip(rows["customer_id"].to_pylist(), rows["event"].to_pylist(),
+                               rows["detail"].to_pylist(), strict=True)]
+    known = store.existing_keys(keys)
+    if not known:
+        return rows
+    return rows.filter(pa.array([k not in known for k in keys], pa.bool_()))
 
 
 def cost_changes(old: list[ActionCost], new: list[ActionCost]) -> list[dict[str, Any]]:

@@ -302,8 +302,14 @@ def check_rows(raw: ir.Table, check: RowCheck, as_of: dt.datetime | None = None
     mapped = map_columns(raw, check)
     data_columns = [c for c in mapped.columns if not c.startswith("_tiers_")]
     parsed = parse_fields(mapped, check, as_of)
-    with _read_errors(check):
-        counts, maybe_duplicates = _first_pass(check, parsed, data_columns)
+    counts: dict[str | None, int] = {}
+    maybe_duplicates = True
+    if check.backend != "pyspark":
+        with _read_errors(check):
+            counts, maybe_duplicates = _first_pass(check, parsed, data_columns)
+    else:  # parsed values become plain columns before anything refers to them (_materialise)
+        with _read_errors(check):
+            parsed = _materialise(check, parsed)
     checked = parsed
     if set(counts) - {None} or maybe_duplicates:
         table = apply_duplicates(parsed, check.options, data_columns)
@@ -394,7 +400,14 @@ def _materialise(check: RowCheck, table: ir.Table) -> ir.Table:
     if getattr(check.con, "name", "") == "duckdb":
         name = f"tiers_checked_{check.role}_{uuid.uuid4().hex[:8]}"
         return check.con.create_table(name, table, temp=True)
-    return table  # Spark: lazy; it re-reads the input for the second query
+    # Spark inlines a projection into every expression that uses it, and the parsing
+    # expressions are large: left lazy, each later reference to a parsed column repeats them,
+    # and the generated code outgrows what the JVM compiles. A local checkpoint cuts that.
+    name = f"tiers_checked_{check.role}_{uuid.uuid4().hex[:8]}"
+    check.con._run_pre_execute_hooks(table)  # registers in-memory tables the query uses
+    frame = check.con.raw_sql(check.con.compile(table)).localCheckpoint(eager=True)
+    frame.createOrReplaceTempView(name)
+    return check.con.table(name)
 
 
 def _arrow(check: RowCheck, expr: ir.Table) -> Any:
