@@ -396,6 +396,7 @@ def materialize(loaded: LoadedRuleset, instant: dt.datetime, con: Any, previous:
     import inspect
 
     from tiers.core.materialize import to_arrow
+    from tiers.core.spark import is_spark
 
     started = time.perf_counter()
     if previous is not None and "previous" in inspect.signature(evaluate).parameters:
@@ -405,6 +406,14 @@ def materialize(loaded: LoadedRuleset, instant: dt.datetime, con: Any, previous:
     try:
         table = to_arrow(evaluation.con, evaluation.table)
         events_expr = getattr(evaluation, "events", None)
+        if events_expr is not None and not is_spark(evaluation.con):
+            # events derive from the per-customer table alone: read them off the rows just
+            # fetched instead of evaluating the whole pipeline a second time
+            import ibis
+
+            from tiers.core.events import events_table
+
+            events_expr = events_table(ibis.memtable(table), loaded.model.events, instant)
         events = to_arrow(evaluation.con, events_expr) if events_expr is not None else None
     except TiersError:
         raise
