@@ -148,12 +148,13 @@ def main() -> None:
 
     when = dt.datetime.now().strftime("%Y-%m-%d")
     cpus = os.cpu_count()
+    load = os.getloadavg()[0]
     text = f"""## Loading orders: tiers sources vs DuckDB directly
 
 `python benchmarks/load_sources.py --rows {args.rows} --repeat {args.repeat}` on {when}:
 {args.rows:,} order rows ({args.customers:,} customers), {cpus} CPUs, Python
-{platform.python_version()}, median of {args.repeat} run(s). The machine was shared with other
-jobs while it ran, so treat the seconds as rough; the ratios are the point.
+{platform.python_version()}, median of {args.repeat} run(s), load average {load:.1f}
+when writing (above the CPU count, other work shared the machine and the seconds are rough).
 
 Both sides read the file and compute `count(*)` and `sum(amount)`. The tiers source also parses
 amounts and dates, classifies every row for the rejects file, and (unless turned off) looks for
