@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from tiers.commands.store_options import StateOpt
 from tiers.core.errors import TiersError
 from tiers.core.hookspecs import hookimpl
 
@@ -83,8 +84,10 @@ def explain(
                         "`as_of`, else today.")] = None,
     previous: Annotated[Path | None, typer.Option(
         "--previous", help="Previous state as a Parquet file (columns of "
-                           "tiers.core.state.PREVIOUS_STATE_SCHEMA); default: none.")] = None,
+                           "tiers.core.state.PREVIOUS_STATE_SCHEMA); default: the state after "
+                           "the last recorded run, when the ruleset's store has one.")] = None,
     fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    state: StateOpt = None,
 ) -> None:
     """Explain one customer's tier: metrics, policies, retention, events, distance to next."""
     from tiers.cli import load, reported
@@ -94,12 +97,30 @@ def explain(
         if fmt not in ("text", "json"):
             raise TiersError(f"--format {fmt!r}: use text or json")
         loaded = load(ruleset)
-        prev = _read_previous(previous) if previous is not None else None
+        prev = _read_previous(previous) if previous is not None else _recorded(loaded, as_of,
+                                                                               state)
         e = explain_customer(loaded, customer_id, as_of=as_of, previous=prev)
         if fmt == "json":
             typer.echo(json.dumps(e.to_json(), ensure_ascii=False, indent=2))
         else:
             typer.echo(render_text(e))
+
+
+def _recorded(loaded: Any, as_of: str | None, state: str | None) -> Any:
+    """The live state (read only), as the next run would start from it; None when there is
+    no recorded run or the date asked for is before it."""
+    from tiers.commands.diff import live_state
+    from tiers.core.engine import as_of_instant
+
+    store = live_state(loaded, state)
+    if store is None:
+        return None
+    try:
+        last = store.last_as_of(loaded.name)
+        instant = as_of_instant(as_of if as_of is not None else loaded.model.as_of)
+        return store.previous(loaded.name) if last is not None and last <= instant else None
+    finally:
+        store.dispose()
 
 
 def _read_previous(path: Path) -> Any:
