@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -127,3 +128,17 @@ def test_describe_window_names_the_period():
     assert describe_window(Window(kind="quarter"), dt.datetime(2026, 8, 15)) == " in 2026 Q3"
     assert describe_window(Window(kind="rolling", days=90), as_of) == " within the last 90 days"
     assert gap_text("segments_flown", 30, 60.0, False, None) == "30 more segments flown"
+
+
+def test_retail_explain_writes_values_as_the_ruleset_does():
+    from pathlib import Path
+
+    retail = Path(__file__).resolve().parent.parent / "rulesets" / "retail.yaml"
+    e = explain_customer(load_ruleset(retail), "C02090")
+    (reason,) = [r for r in e.segment_reasons if r.startswith("returning_customer")]
+    # decimals as plain numbers, not Python reprs
+    assert "Decimal" not in reason
+    assert re.search(r"orders=\d+, spend=\d+\.\d\d$", reason), reason
+    (points,) = [c for c in e.candidates if c.kind == "points"]
+    assert points.granted is None
+    assert any("no thresholds" in r for r in points.reasons)

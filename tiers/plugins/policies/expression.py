@@ -153,9 +153,20 @@ class ExpressionPolicy(Policy):
         lines = []
         for target, src, _ in self.rules():
             names = parse_expression(src).name_list()
-            values = ", ".join(f"{n}={row.get(n)!r}" for n in names)
+            values = ", ".join(f"{n}={shown(row.get(n))}" for n in names)
             lines.append(f"{target}: `{src}` with {values}")
         return lines
+
+
+def shown(value: Any) -> str:
+    """A value as the customer's row holds it, written the way the ruleset writes values."""
+    from decimal import Decimal
+
+    if value is None:
+        return "missing"
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return repr(value) if isinstance(value, str) else str(value)
 
 
 @hookimpl

@@ -167,8 +167,12 @@ class PointsPolicy(Policy):
     def explain(self, row: dict[str, Any]) -> list[str]:
         col = self.balance_column if self.config.basis == "balance" else self.earned_column
         value = row.get(col) or 0
+        ladder = self.ladder()
+        if not ladder:
+            return [f"{col} {value}: no thresholds, so this policy only keeps points "
+                    "(and applies tier multipliers); it grants no tier"]
         return [f"{col} {value} {'>=' if value >= v else '<'} {v:g} for {t}"
-                for _, t, v in self.ladder()]
+                for _, t, v in ladder]
 
 
 @hookimpl
