@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import sys
 
@@ -118,3 +120,23 @@ def test_help_does_not_import_the_engine():
     help_out = subprocess.run([sys.executable, "-m", "tiers", "--help"], capture_output=True,
                               text=True, check=True)
     assert "run" in help_out.stdout and "validate" in help_out.stdout
+
+
+def test_help_lists_every_command_without_loading_sources_policies_or_actions():
+    import typer
+
+    from tiers.core.plugins import get_plugin_manager
+
+    full = typer.Typer()
+    pm, _ = get_plugin_manager()
+    pm.hook.register_commands(cli=full)
+    names = [c.name for c in full.registered_commands]
+    assert {"diff", "backtest", "report", "runs", "history", "explain"} <= set(names)
+    code = ("import sys\nfrom tiers.cli import main\nsys.argv = ['tiers', '--help']\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print('LOADED', [m for m in sys.modules if m.startswith('tiers.plugins.')])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={**os.environ, "COLUMNS": "200"}).stdout
+    assert out.strip().endswith("LOADED []")
+    listed = set(re.findall(r"^  (\S+) ", out.split("Commands:", 1)[1], flags=re.M))
+    assert set(names) <= listed

@@ -147,9 +147,18 @@ def list_plugins(
             print_plugins(registry)
 
 
-def build_app() -> typer.Typer:
-    """Let plugins add commands, then return the app."""
-    pm, _ = plugins()
+def build_app(help_only: bool = False) -> typer.Typer:
+    """Let plugins add commands, then return the app.
+
+    ``help_only``: the process will only print the command list, which needs the built-in
+    modules that add commands but not the sources, policies and actions (most of start-up)."""
+    if help_only:
+        from tiers.core.plugins import BUILTIN_PLUGINS, get_plugin_manager
+
+        pm, _ = get_plugin_manager(builtins=[m for m in BUILTIN_PLUGINS
+                                             if m.startswith("tiers.commands.")])
+    else:
+        pm, _ = plugins()
     pm.hook.register_commands(cli=app)
     return app
 
@@ -157,7 +166,7 @@ def build_app() -> typer.Typer:
 def main() -> None:
     debug = "--debug" in sys.argv
     try:
-        build_app()
+        build_app(help_only=sys.argv[1:] in ([], ["--help"], ["-h"]))
     except TiersError as exc:
         if debug:
             raise

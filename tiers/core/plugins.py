@@ -242,10 +242,13 @@ def get_plugin_manager(
     entry_points: bool = True,
     extra_plugins: Iterable[Any] = (),
     strict: bool | None = None,
+    builtins: Iterable[str] = BUILTIN_PLUGINS,
 ) -> tuple[pluggy.PluginManager, Registry]:
     """Build a fresh plugin manager and its filled registry.
 
     :param entry_points: load outside plugins from the ``tiers`` entry-point group.
+    :param builtins: the built-in plugin modules to load (all by default; ``tiers --help``
+        needs only those that add commands).
     :param extra_plugins: plugin objects or modules to register after the others (tests).
     :param strict: make a broken plugin fatal; defaults to ``TIERS_STRICT_PLUGINS``.
     """
@@ -255,7 +258,7 @@ def get_plugin_manager(
     registry = Registry()
     from tiers import __version__
 
-    for modname in BUILTIN_PLUGINS:
+    for modname in builtins:
         module = importlib.import_module(modname)
         pm.register(module, name=modname)
         registry.plugins[modname] = PluginInfo(modname, __version__, None, True)
