@@ -163,7 +163,12 @@ def parse_timestamp_text(raw: ir.StringValue, date_order: str = "ymd") -> Parsed
     s = raw  # callers trim once, in a projection of its own (see quality.parse_fields)
     # The common ISO shape is cast directly: one cast is far cheaper than ten regexes, which
     # run only where the cast failed.
-    iso_like = (s.length() <= 19) & (s.substr(4, 1) == "-") & (s.substr(7, 1) == "-")
+    # ISO dates and times, fractions of a second included, but nothing that may carry an
+    # offset or zone (a cast would drop or misread it): those take the slow path below
+    rest = s.substr(10)
+    iso_like = ((s.length() <= 26) & (s.substr(4, 1) == "-") & (s.substr(7, 1) == "-")
+                & ~rest.contains("+") & ~rest.contains("-") & ~rest.contains("Z")
+                & ~rest.contains("z"))
     direct = ibis.cases((iso_like, s.try_cast("timestamp")), else_=ibis.null("timestamp"))
     fast = direct.notnull()
     g = [_group(s, SEPARATED, i) for i in range(1, 9)]

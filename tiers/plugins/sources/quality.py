@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -133,7 +133,13 @@ def _text(col: ir.Value) -> ir.StringValue:
 
 def parse_fields(table: ir.Table, check: RowCheck, as_of: dt.datetime | None
                  ) -> ir.Table:
-    """Parse well-known fields in place and name why each unusable row is rejected."""
+    """Parse well-known fields in place and name why each unusable row is rejected.
+
+    Three projections: trimmed text; every parse result (value and flags) as a column of its
+    own; then the reasons and final values, which refer to those columns. The reasons are one
+    CASE, and an engine does not share work between the branches of a CASE: written directly
+    over the parsing expressions, each branch would parse the value again.
+    """
     import ibis
 
     from tiers.plugins.sources.parsing import (
@@ -146,50 +152,65 @@ def parse_fields(table: ir.Table, check: RowCheck, as_of: dt.datetime | None
     )
 
     options = check.options
-    # Trim text once, in its own projection: the parsers refer to a value many times, and a
-    # column reference costs nothing where a repeated expression costs every time.
     text_fields = [n for n in (*ID_FIELDS, "amount", "currency", *TIMESTAMP_FIELDS, *DATE_FIELDS)
                    if n in table.columns and table[n].type().is_string()]
     if text_fields:
         table = table.mutate(**{n: trimmed(table[n]) for n in text_fields})
-    reasons: list[tuple[Any, Any]] = list(check.extra_reasons)
-    if INVALID in table.columns:  # set by sources that validate records while reading
-        reasons.append((table[INVALID].notnull(), table[INVALID]))
-    values: dict[str, Any] = {}
+    stage: dict[str, Any] = {}
+
+    def staged(name: str, expr: Any) -> str:
+        column = f"_tiers_p_{name}"
+        stage[column] = expr
+        return column
+
+    # (reason, label) pairs and final values, as functions of the staged table
+    later: list[tuple[Callable[[ir.Table], Any], Any]] = []
+    values: dict[str, Callable[[ir.Table], Any]] = {}
     required = REQUIRED.get(check.role, ())
 
     for name in ID_FIELDS:
         if name in table.columns:
-            text = _text(table[name])
-            values[name] = text.nullif("")
+            text = staged(name, _text(table[name]).nullif(""))
+            values[name] = lambda t, c=text: t[c]
             if name == "customer_id":
-                reasons.append((text.isnull() | (text == ""), "missing_customer_id"))
+                later.append((lambda t, c=text: t[c].isnull(), "missing_customer_id"))
 
     if "amount" in table.columns:
         col = table.amount
         parsed = (parse_amount_text(col, options.thousands, options.decimal)
                   if col.type().is_string() else parse_amount_number(col))
         decimal = f"decimal(18, {options.amount_scale})"
-        reasons += [(parsed.missing, "missing_amount"),
-                    (parsed.non_finite, "non_finite_amount"),
-                    (parsed.unreadable, "unparseable_amount")]
+        value = staged("amount", parsed.value)
+        for flag, label in ((parsed.missing, "missing_amount"),
+                            (parsed.non_finite, "non_finite_amount"),
+                            (parsed.unreadable, "unparseable_amount")):
+            flag_col = staged(label, flag)
+            later.append((lambda t, c=flag_col: t[c], label))
         marks = allowed_marks(check.context.ruleset.currency)
         if marks is not None:
-            reasons.append((parsed.mark.notnull() & ~parsed.mark.isin(sorted(marks)),
-                            "unknown_currency"))
-        reasons.append((parsed.value.abs() > options.max_amount, "amount_too_large"))
+            mark = staged("amount_mark", parsed.mark)
+            later.append((lambda t, c=mark: t[c].notnull() & ~t[c].isin(sorted(marks)),
+                          "unknown_currency"))
+        limit = options.max_amount
+        later.append((lambda t, c=value: t[c].abs() > limit, "amount_too_large"))
         if options.negative_amounts == "reject":
-            reasons.append((parsed.value < 0, "negative_amount"))
-        in_range = parsed.value.abs() <= options.max_amount
-        values["amount"] = ibis.cases((in_range, parsed.value.cast(decimal)),
-                                      else_=ibis.null(decimal))
+            later.append((lambda t, c=value: t[c] < 0, "negative_amount"))
         if not col.type().is_floating() and col.type().is_numeric():
-            values["amount"] = ibis.cases((in_range, col.cast(decimal)), else_=ibis.null(decimal))
+            exact = staged("amount_exact", col.cast(decimal))
+        else:
+            exact = None
+
+        def amount(t: ir.Table, c: str = value, e: str | None = exact) -> Any:
+            source = t[e] if e is not None else t[c].cast(decimal)
+            return ibis.cases((t[c].abs() <= limit, source), else_=ibis.null(decimal))
+
+        values["amount"] = amount
 
     if "currency" in table.columns and check.context.ruleset.currency:
-        code = _text(table.currency).upper()
+        code = staged("currency", _text(table.currency).upper())
         ok = [check.context.ruleset.currency.upper()]
-        reasons.append((code.notnull() & (code != "") & ~code.isin(ok), "unknown_currency"))
+        later.append((lambda t, c=code: t[c].notnull() & (t[c] != "") & ~t[c].isin(ok),
+                      "unknown_currency"))
 
     latest = max(as_of or dt.datetime.min, dt.datetime.now()) + FUTURE_TOLERANCE
     for name in (*TIMESTAMP_FIELDS, *DATE_FIELDS):
@@ -198,24 +219,32 @@ def parse_fields(table: ir.Table, check: RowCheck, as_of: dt.datetime | None
         col = table[name]
         is_date = name in DATE_FIELDS
         if col.type().is_string():
-            text = col
-            empty = text.isnull() | (text == "")
-            ts = normalise_timestamp(parse_timestamp_text(text, options.date_order),
+            empty = col.isnull() | (col == "")
+            ts = normalise_timestamp(parse_timestamp_text(col, options.date_order),
                                      None if is_date else options.timezone,
                                      None if is_date else options.file_timezone, check.backend)
-            unreadable = ~empty & ts.isnull()
         else:
             ts = _typed_timestamp(col, options, check.backend)
             empty = col.isnull()
-            unreadable = ibis.literal(False)
+        ts_col = staged(name, ts)
+        empty_col = staged(f"{name}_empty", empty)
         if name in required:
-            reasons.append((empty, f"missing_{name}"))
-        reasons.append((unreadable, f"unparseable_{name}"))
+            later.append((lambda t, c=empty_col: t[c], f"missing_{name}"))
+        later.append((lambda t, c=ts_col, e=empty_col: ~t[e] & t[c].isnull(),
+                      f"unparseable_{name}"))
         if not is_date and not options.allow_future:
-            reasons.append((ts > latest, f"future_{name}"))
-        values[name] = ts.date() if is_date else ts
+            later.append((lambda t, c=ts_col: t[c] > latest, f"future_{name}"))
+        values[name] = (lambda t, c=ts_col: t[c].date()) if is_date else (
+            lambda t, c=ts_col: t[c])
 
-    return table.mutate(**values, **{REJECT: _reason(reasons)})
+    staged_table = table.mutate(**stage) if stage else table
+    reasons: list[tuple[Any, Any]] = list(check.extra_reasons)
+    if INVALID in staged_table.columns:  # set by sources that validate records while reading
+        reasons.append((staged_table[INVALID].notnull(), staged_table[INVALID]))
+    reasons += [(f(staged_table), label) for f, label in later]
+    out = staged_table.mutate(**{n: f(staged_table) for n, f in values.items()},
+                              **{REJECT: _reason(reasons)})
+    return out.drop(*stage) if stage else out
 
 
 def _typed_timestamp(col: ir.Value, options: TableOptions, backend: str) -> ir.TimestampValue:
