@@ -389,6 +389,9 @@ def run(loaded: LoadedRuleset, as_of: Any = None, out: str | Path | None = None,
     return result
 
 
+EVENTS_FROM_ROWS = 200_000
+
+
 def materialize(loaded: LoadedRuleset, instant: dt.datetime, con: Any, previous: Any
                 ) -> RunResult:
     """Evaluate (against ``previous`` state when the engine supports it) and run the
@@ -406,9 +409,12 @@ def materialize(loaded: LoadedRuleset, instant: dt.datetime, con: Any, previous:
     try:
         table = to_arrow(evaluation.con, evaluation.table)
         events_expr = getattr(evaluation, "events", None)
-        if events_expr is not None and not is_spark(evaluation.con):
+        if (events_expr is not None and not is_spark(evaluation.con)
+                and table.num_rows >= EVENTS_FROM_ROWS):
             # events derive from the per-customer table alone: read them off the rows just
-            # fetched instead of evaluating the whole pipeline a second time
+            # fetched instead of evaluating the whole pipeline a second time. Below this size
+            # the second evaluation is cheaper than what scanning Arrow data costs DuckDB to
+            # start (it imports pyarrow.dataset, and that imports pandas: half a second).
             import ibis
 
             from tiers.core.events import events_table
