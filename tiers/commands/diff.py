@@ -8,14 +8,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tiers.commands.store_options import StateOpt
+from tiers.commands.store_options import StateOpt, live_state
 from tiers.core.errors import TiersError
 from tiers.core.hookspecs import hookimpl
 
 if TYPE_CHECKING:
     from tiers.core.compare import Diff
-    from tiers.core.loader import LoadedRuleset
-    from tiers.store.store import StateStore
 
 AFFECTED_COLUMNS = ["customer_id", "old_tier", "new_tier", "direction", "old_rank", "new_rank",
                     "old_spend", "new_spend"]
@@ -60,18 +58,6 @@ def diff(
             typer.echo(json.dumps(diff_json(result, out), ensure_ascii=False, indent=2))
         else:
             print_diff(result, out)
-
-
-def live_state(loaded: LoadedRuleset, state: str | None) -> StateStore | None:
-    """OLD's store when it exists, read only (a what-if never creates or writes one)."""
-    from tiers.store.location import resolve_url
-    from tiers.store.store import StateStore
-
-    store = StateStore(resolve_url(loaded.file, loaded.model.state, state), create=False)
-    if not store.exists or store.previous_arrow(loaded.name) is None:
-        store.dispose()
-        return None
-    return store
 
 
 def diff_json(d: Diff, out: Path | None) -> dict[str, Any]:

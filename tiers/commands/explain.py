@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tiers.commands.store_options import StateOpt
+from tiers.commands.store_options import StateOpt, live_state
 from tiers.core.errors import TiersError
 from tiers.core.hookspecs import hookimpl
 
@@ -109,7 +109,6 @@ def explain(
 def _recorded(loaded: Any, as_of: str | None, state: str | None) -> Any:
     """The live state (read only), as the next run would start from it; None when there is
     no recorded run or the date asked for is before it."""
-    from tiers.commands.diff import live_state
     from tiers.core.engine import as_of_instant
 
     store = live_state(loaded, state)

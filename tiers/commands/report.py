@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from tiers.commands.store_options import StateOpt
+from tiers.commands.store_options import StateOpt, live_state
 from tiers.core.hookspecs import hookimpl
 
 
@@ -32,7 +32,6 @@ def report(
 ) -> None:
     """Write an HTML report: tier distribution, spend share, migration, segments, backtest."""
     from tiers.cli import load, reported
-    from tiers.commands.diff import live_state
     from tiers.core.backtest import parse_date, schedule
     from tiers.core.engine import as_of_instant
     from tiers.output import console

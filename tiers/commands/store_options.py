@@ -37,3 +37,16 @@ def open_for_reading(ruleset: Path | None, state: str | None) -> tuple[Any, str 
                          "Run `tiers run RULESET` first, or point --state / --ruleset at "
                          "the store")
     return store, name
+
+
+def live_state(loaded: Any, state: str | None) -> Any:
+    """The ruleset's store (a StateStore) when it holds a recorded run, else None. For
+    commands that only read it (diff, report, explain): it is never created or written."""
+    from tiers.store.location import resolve_url
+    from tiers.store.store import StateStore
+
+    store = StateStore(resolve_url(loaded.file, loaded.model.state, state), create=False)
+    if not store.exists or store.previous_arrow(loaded.name) is None:
+        store.dispose()
+        return None
+    return store

@@ -86,6 +86,11 @@ def idempotency_key(ruleset: str, action: str, customer_id: str, event: str,
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
+def intent_label(event: str, detail: str | None) -> str:
+    """The event part of an idempotency key: ``upgraded:gold``, or the event alone."""
+    return f"{event}:{detail}" if detail else event
+
+
 def jsonable(value: Any) -> Any:
     """A value as JSON will hold it (dates as ISO text, decimals as floats)."""
     import decimal
@@ -271,8 +276,8 @@ class TierAction(Action):
             cid = str(row["customer_id"])
             event = row["event"]
             detail = row.get("detail")
-            label = f"{event}:{detail}" if detail else event
-            key = idempotency_key(inp.ruleset, self.id, cid, label, period)
+            key = idempotency_key(inp.ruleset, self.id, cid, intent_label(event, detail),
+                                  period)
             payload = {"customer": jsonable({k: v for k, v in row.items()
                                              if k not in ("event", "detail")})}
             intents.append(Intent(key, self.id, self.name, cid, event, detail, period, payload))

@@ -140,14 +140,17 @@ def raw_rank(evaluation: Evaluation) -> ir.IntegerValue:
     return combine(ranks, evaluation.ruleset.model.combine)
 
 
-def period_columns(evaluation: Evaluation) -> ir.Table:
-    """The few columns a period keeps: enough for figures and for the next state."""
+def period_columns(evaluation: Evaluation, everything: bool = False) -> ir.Table:
+    """The few columns a period keeps: enough for figures and for the next state; with
+    ``everything``, the evaluation's other columns too (what actions select on)."""
     t = evaluation.table
     cols: dict[str, Any] = {"customer_id": t.customer_id, "tier": t.tier,
                             "tier_rank": t.tier_rank.cast("int8"),
                             "earned_rank": raw_rank(evaluation).cast("int8"),
                             "spend": t.spend.cast("float64")}
     cols.update({c: t[c] for c in OPTIONAL_COLUMNS if c in t.columns})
+    if everything:
+        cols = {**{c: t[c] for c in t.columns if c not in cols}, **cols}
     return t.select(**cols)
 
 
@@ -263,7 +266,7 @@ def backtest(loaded: LoadedRuleset, dates: list[dt.datetime], con: Any = None,
     import ibis
 
     from tiers.core.compare import materialise
-    from tiers.core.costs import Ledger, action_costs, sum_figures
+    from tiers.core.costs import Ledger, action_costs, costed_actions, sum_figures
     from tiers.core.engine import connect
     from tiers.core.preload import accepts_previous, evaluate_at, share_sources
 
@@ -276,15 +279,20 @@ def backtest(loaded: LoadedRuleset, dates: list[dt.datetime], con: Any = None,
     state: pa.Table | None = None
     periods = []
     ledger = Ledger()
+    with_actions = bool(costed_actions(loaded))
     for as_of in dates:
         t0 = time.perf_counter()
         previous = ibis.memtable(state) if (carries and state is not None) else None
         evaluation = evaluate_at(loaded, as_of, con, previous)
-        cur = materialise(period_columns(evaluation), con,
+        # one fetch per period: with actions, it also carries what their selections read
+        cur = materialise(period_columns(evaluation, everything=with_actions), con,
                           f"{loaded.file} as of {as_of:%Y-%m-%d}")
+        if with_actions:
+            period_cost = sum_figures(action_costs(evaluation, ledger, table=cur))
         cur = _with_previous(cur, state)
         period = period_figures(cur, as_of, loaded, protection(cur, as_of))
-        period.cost = sum_figures(action_costs(evaluation, ledger))
+        if with_actions:
+            period.cost = period_cost
         state = next_state(cur, as_of)
         period.seconds = time.perf_counter() - t0
         periods.append(period)

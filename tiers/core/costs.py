@@ -15,12 +15,19 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tiers.core.actions import PlanInput, TierAction, idempotency_key, period_label
+from tiers.core.actions import (
+    PlanInput,
+    TierAction,
+    idempotency_key,
+    intent_label,
+    period_label,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
     from tiers.core.engine import Evaluation
+    from tiers.core.loader import LoadedRuleset
 
 
 @dataclass
@@ -30,9 +37,6 @@ class ActionCost:
     action: str
     action_type: str
     figures: dict[str, float]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"action": self.action, "type": self.action_type, "figures": self.figures}
 
 
 @dataclass
@@ -61,42 +65,42 @@ class Ledger:
         return rows
 
 
-def costed_actions(evaluation: Evaluation) -> list[TierAction]:
-    return [a for a in evaluation.ruleset.actions if isinstance(a, TierAction) and a.has_costs]
+def costed_actions(loaded: LoadedRuleset) -> list[TierAction]:
+    return [a for a in loaded.actions if isinstance(a, TierAction) and a.has_costs]
 
 
 def action_costs(evaluation: Evaluation, ledger: Ledger | None = None,
-                 store: Any = None) -> list[ActionCost]:
+                 store: Any = None, table: pa.Table | None = None) -> list[ActionCost]:
     """Figures for every action of the evaluation's ruleset that hands something out.
 
-    The per-customer result (and the events, when an action selects by event) is fetched
-    once, as a live plan does; each action's selection then runs on that in-memory table.
-    With a state store, intents its ledger already holds (issued earlier this period) are
-    left out, as the next live run would leave them out.
+    The per-customer result (``table`` when the caller fetched it already) and the events,
+    when an action selects by event, are fetched once, as a live plan does; each action's
+    selection then runs on that in-memory table. With a state store, intents its ledger
+    already holds (issued earlier this period) are left out, as the next live run would.
     """
     import ibis
 
     from tiers.core.materialize import to_arrow
 
-    actions = costed_actions(evaluation)
+    actions = costed_actions(evaluation.ruleset)
     if not actions:
         return []
     con = evaluation.con
-    table = ibis.memtable(to_arrow(con, evaluation.table))
+    rows = table if table is not None else to_arrow(con, evaluation.table)
     events = None
     if evaluation.events is not None and any(a.config.when.event for a in actions):
         events = ibis.memtable(to_arrow(con, evaluation.events))
     loaded = evaluation.ruleset
-    inp = PlanInput(loaded.name, evaluation.as_of, table, events, None,  # type: ignore[arg-type]
-                    loaded.model.tier_ids(), None)
+    inp = PlanInput(loaded.name, evaluation.as_of, ibis.memtable(rows), events,
+                    rows, loaded.model.tier_ids(), None)
     out = []
     for action in actions:
-        rows = to_arrow(con, action.cost_rows(inp))
+        intents = to_arrow(con, action.cost_rows(inp))
         if ledger is not None:
-            rows = ledger.new_rows(action, rows, evaluation.as_of)
+            intents = ledger.new_rows(action, intents, evaluation.as_of)
         if store is not None and action.counts_once_per_period:
-            rows = not_in_ledger(store, action, rows, evaluation.as_of)
-        out.append(ActionCost(action.id, action.name, action.cost_figures(rows)))
+            intents = not_in_ledger(store, action, intents, evaluation.as_of)
+        out.append(ActionCost(action.id, action.name, action.cost_figures(intents)))
     return out
 
 
@@ -106,7 +110,7 @@ def not_in_ledger(store: Any, action: TierAction, rows: pa.Table, as_of: dt.date
 
     period = period_label(as_of, action.config.period)
     ruleset = action.context.ruleset.name
-    keys = [idempotency_key(ruleset, action.id, c, f"{e}:{d}" if d else e, period)
+    keys = [idempotency_key(ruleset, action.id, c, intent_label(e, d), period)
             for c, e, d in zip(rows["customer_id"].to_pylist(), rows["event"].to_pylist(),
                                rows["detail"].to_pylist(), strict=True)]
     known = store.existing_keys(keys)

@@ -35,8 +35,7 @@ def to_arrow(con: Any, expr: ir.Table) -> pa.Table:
 def _spark_arrow(con: Any, table: ir.Table) -> pa.Table:
     from ibis.backends.pyspark.datatypes import PySparkType
 
-    con._run_pre_execute_hooks(table)  # registers in-memory tables the query uses
-    df = con.raw_sql(con.compile(table))
+    df = spark_frame(con, table)
     # Spark types a NULL literal or an empty ARRAY() as void, which Arrow cannot hold: cast
     # those columns to the type Ibis declared
     for field, dtype in zip(df.schema.fields, table.schema().types, strict=True):
@@ -80,3 +79,9 @@ def to_numpy(column: pa.ChunkedArray, dtype: str, fill: float = 0) -> Any:
             values[bits[chunk.offset:chunk.offset + len(chunk)] == 0] = fill
         parts.append(values)
     return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+
+
+def spark_frame(con: Any, table: ir.Table) -> Any:
+    """The Spark DataFrame of a lazy Ibis table."""
+    con._run_pre_execute_hooks(table)  # registers in-memory tables the query uses
+    return con.raw_sql(con.compile(table))

@@ -433,8 +433,9 @@ def _materialise(check: RowCheck, table: ir.Table) -> ir.Table:
     # expressions are large: left lazy, each later reference to a parsed column repeats them,
     # and the generated code outgrows what the JVM compiles. A local checkpoint cuts that.
     name = f"tiers_checked_{check.role}_{uuid.uuid4().hex[:8]}"
-    check.con._run_pre_execute_hooks(table)  # registers in-memory tables the query uses
-    frame = check.con.raw_sql(check.con.compile(table)).localCheckpoint(eager=True)
+    from tiers.core.materialize import spark_frame
+
+    frame = spark_frame(check.con, table).localCheckpoint(eager=True)
     frame.createOrReplaceTempView(name)
     return check.con.table(name)
 
