@@ -34,6 +34,18 @@ def make_ruleset(tmp_path: Path) -> Callable[..., Path]:
     return make
 
 
+@pytest.fixture(scope="module")
+def cli() -> Callable[..., Any]:
+    """Invoke the `tiers` CLI in-process: ``cli("run", path, "--format", "json")``."""
+    from typer.testing import CliRunner
+
+    from tiers.cli import app, build_app
+
+    build_app()
+    runner = CliRunner()
+    return lambda *args: runner.invoke(app, [str(a) for a in args])
+
+
 @pytest.fixture
 def registry():
     """A fresh plugin manager and registry with built-ins only (no installed plugins)."""

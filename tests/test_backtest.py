@@ -6,22 +6,13 @@ import datetime as dt
 import json
 
 import pytest
-from typer.testing import CliRunner
 
-from tiers.cli import app, build_app
 from tiers.core.backtest import BacktestError, backtest, schedule
 from tiers.core.compare import NEW
 
 from .whatif_data import ORDERS, ruleset
 
 DATES = [dt.datetime(2025, 2, 1), dt.datetime(2025, 3, 1), dt.datetime(2025, 4, 1)]
-
-
-@pytest.fixture(scope="module")
-def cli():
-    build_app()
-    runner = CliRunner()
-    return lambda *args: runner.invoke(app, [str(a) for a in args])
 
 
 def test_schedule_months_keep_the_day_clamped():

@@ -10,20 +10,10 @@ import sys
 
 import pyarrow.parquet as pq
 import pytest
-from typer.testing import CliRunner
-
-from tiers.cli import app, build_app
 
 from .conftest import REPO
 
 RETAIL = REPO / "rulesets" / "retail.yaml"
-
-
-@pytest.fixture(scope="module")
-def cli():
-    build_app()
-    runner = CliRunner()
-    return lambda *args: runner.invoke(app, [str(a) for a in args])
 
 
 def test_run_retail_sample_prints_the_tier_table(cli):

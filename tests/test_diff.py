@@ -6,19 +6,10 @@ import csv
 import json
 
 import pytest
-from typer.testing import CliRunner
 
-from tiers.cli import app, build_app
 from tiers.core.compare import NEW, migration_matrix
 
 from .whatif_data import ORDERS, ruleset
-
-
-@pytest.fixture(scope="module")
-def cli():
-    build_app()
-    runner = CliRunner()
-    return lambda *args: runner.invoke(app, [str(a) for a in args])
 
 
 @pytest.fixture

@@ -6,18 +6,8 @@ import json
 import re
 
 import pytest
-from typer.testing import CliRunner
-
-from tiers.cli import app, build_app
 
 from .whatif_data import ORDERS, ruleset
-
-
-@pytest.fixture(scope="module")
-def cli():
-    build_app()
-    runner = CliRunner()
-    return lambda *args: runner.invoke(app, [str(a) for a in args])
 
 
 @pytest.fixture

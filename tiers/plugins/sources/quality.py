@@ -418,7 +418,9 @@ def _read_errors(check: RowCheck) -> Iterator[None]:
     except Exception as exc:
         raise SourceError(
             f"{check.label}: the data could not be read: {_first_line(exc)}\n"
-            "    fix: check the file's delimiter, quoting and encoding options") from None
+            "    fix: for CSV check `delimiter`, `quote` and `encoding`; for Parquet write the "
+            "file again; for SQL check the query; `tiers validate` lists mapping problems"
+            ) from None
 
 
 def _materialise(check: RowCheck, table: ir.Table) -> ir.Table:
