@@ -121,10 +121,10 @@ def main() -> int:
     parser.add_argument("--no-doc", action="store_true", help="print only")
     args = parser.parse_args()
 
-    from tiers.core.backtest import backtest, schedule
-    from tiers.core.engine import connect
-    from tiers.core.loader import load_ruleset
     from tiers.core.plugins import get_plugin_manager
+    from tiers.engine.backends import connect
+    from tiers.ruleset.loader import load_ruleset
+    from tiers.whatif.backtest import backtest, schedule
 
     orders, gen_s, generator = shared_data(args.orders)
     if orders is None:

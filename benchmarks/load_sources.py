@@ -85,8 +85,8 @@ def duckdb_direct(kind: str, path: Path) -> tuple[int, float]:
 def through_tiers(kind: str, path: Path, folder: Path, extra: str) -> tuple[int, float]:
     import ibis
 
-    from tiers.core.loader import load_ruleset
     from tiers.core.plugins import get_plugin_manager
+    from tiers.ruleset.loader import load_ruleset
 
     ruleset = folder / f"bench-{kind}.yaml"
     ruleset.write_text(RULESET.format(kind=kind, path=path, extra=extra), encoding="utf-8")

@@ -23,7 +23,7 @@ class BenchParquetSource(Source):
     Config: ClassVar[type[BenchParquetConfig]] = BenchParquetConfig
 
     def load(self, con: Any) -> Any:
-        from tiers.core.readers import read_parquet
+        from tiers.engine.readers import read_parquet
 
         path = str(self.context.resolve(self.config.path))
         return read_parquet(con, path, table_name=f"src_{self.context.loc[-1]}")

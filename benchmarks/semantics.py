@@ -49,9 +49,10 @@ def main() -> None:
     import pyarrow as pa
     from run import write_section
 
-    from tiers.core.engine import connect, evaluate
-    from tiers.core.loader import load_ruleset
     from tiers.core.plugins import get_plugin_manager
+    from tiers.engine.backends import connect
+    from tiers.engine.evaluate import evaluate
+    from tiers.ruleset.loader import load_ruleset
 
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -39,7 +39,7 @@ def cli() -> Callable[..., Any]:
     """Invoke the `tiers` CLI in-process: ``cli("run", path, "--format", "json")``."""
     from typer.testing import CliRunner
 
-    from tiers.cli import app, build_app
+    from tiers.cli.app import app, build_app
 
     build_app()
     runner = CliRunner()

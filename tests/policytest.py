@@ -8,9 +8,10 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from tiers.core.engine import connect, evaluate
-from tiers.core.loader import load_ruleset
-from tiers.core.metrics import customer_metrics
+from tiers.engine.backends import connect
+from tiers.engine.evaluate import evaluate
+from tiers.engine.metrics import customer_metrics
+from tiers.ruleset.loader import load_ruleset
 
 AS_OF = dt.datetime(2026, 7, 1)
 
@@ -64,7 +65,7 @@ def tiers_of(path: Path, as_of: Any = None) -> dict[str, str]:
 def segment_rows(path: Path, as_of: Any = AS_OF) -> dict[str, set[str]]:
     """customer_id -> labels granted by the ruleset's segment policies, evaluated on the
     metrics table directly."""
-    from tiers.core.engine import add_policy_columns, as_of_instant
+    from tiers.engine.evaluate import add_policy_columns, as_of_instant
 
     loaded = load_ruleset(path)
     instant = as_of_instant(as_of)
@@ -84,7 +85,7 @@ def segment_rows(path: Path, as_of: Any = AS_OF) -> dict[str, set[str]]:
 
 def metric_rows(path: Path, as_of: Any = AS_OF) -> dict[str, dict[str, Any]]:
     """customer_id -> metrics plus policy output columns, without ranks."""
-    from tiers.core.engine import add_policy_columns, as_of_instant
+    from tiers.engine.evaluate import add_policy_columns, as_of_instant
 
     loaded = load_ruleset(path)
     instant = as_of_instant(as_of)

@@ -6,9 +6,9 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from tiers.core.engine import evaluate
-from tiers.core.loader import load_ruleset
-from tiers.core.state import PREVIOUS_STATE_SCHEMA
+from tiers.core.record import PREVIOUS_STATE_SCHEMA
+from tiers.engine.evaluate import evaluate
+from tiers.ruleset.loader import load_ruleset
 
 
 def previous_table(rows: list[dict[str, Any]]) -> Any:

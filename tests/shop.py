@@ -67,9 +67,9 @@ def write_shop(folder: Path, actions: str = "", spend: dict[str, float] | None =
 
 
 def run_shop(ruleset: Path, state: Any, as_of: str | None = None, **kwargs: Any) -> Any:
-    from tiers.core.engine import run
-    from tiers.core.loader import load_ruleset
     from tiers.core.plugins import get_plugin_manager
+    from tiers.pipeline import run
+    from tiers.ruleset.loader import load_ruleset
 
     pm, registry = get_plugin_manager(entry_points=False)
     loaded = load_ruleset(ruleset, registry=registry, pm=pm)

@@ -13,9 +13,14 @@ import pytest
 import sqlalchemy as sa
 
 from tests.shop import VIPS, run_shop, write_shop
-from tiers.core.actions import idempotency_key, period_label
+from tiers.core.action import idempotency_key, period_label
 from tiers.core.errors import RulesetError
-from tiers.store.schema import coupons, ledger, rep_assignments
+from tiers.plugins.actions.coupon import coupons_table
+from tiers.plugins.actions.dedicated_rep import assignments_table
+from tiers.store.schema import ledger
+
+coupons = coupons_table()
+rep_assignments = assignments_table()
 
 
 def select(url: str, *cols, where=None) -> list[tuple]:
@@ -56,12 +61,11 @@ def test_when_selects_customers(tmp_path, when, expected):
 
 def test_when_segment_and_event_select_from_the_run(tmp_path):
     """Segments and events come from the engine; here given directly as the plan input."""
-    import ibis
     import pyarrow as pa
 
-    from tiers.core.actions import PlanInput
-    from tiers.core.loader import load_ruleset
+    from tiers.actions.plan import plan_input
     from tiers.core.plugins import get_plugin_manager
+    from tiers.ruleset.loader import load_ruleset
 
     ruleset = write_shop(tmp_path, """
         - type: webhook
@@ -80,8 +84,8 @@ def test_when_segment_and_event_select_from_the_run(tmp_path):
     events = pa.table({"customer_id": ["C1", "C2", "C3"],
                        "event": ["upgraded", "upgraded", "upgraded"],
                        "detail": ["vip", "vip", "senior"]})
-    inp = PlanInput("shop", dt.datetime(2026, 6, 1), ibis.memtable(table),
-                    ibis.memtable(events), table, ["normal", "senior", "vip"])
+    inp = plan_input("shop", dt.datetime(2026, 6, 1), table, events,
+                     ["normal", "senior", "vip"])
     seg, up = loaded.actions
     assert [(i.customer_id, i.event, i.detail) for i in seg.plan(inp)] == [
         ("C1", "segment", "returning"), ("C3", "segment", "returning")]

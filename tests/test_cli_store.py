@@ -20,7 +20,7 @@ COUPON = """
 
 @pytest.fixture
 def cli(monkeypatch):
-    from tiers.cli import build_app
+    from tiers.cli.app import build_app
 
     monkeypatch.setenv("COLUMNS", "200")  # wide tables, no wrapped cells
 

@@ -17,10 +17,10 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from tiers.cli import app, build_app
-from tiers.core.backtest import backtest
-from tiers.core.compare import diff_rulesets
-from tiers.core.loader import load_ruleset
+from tiers.cli.app import app, build_app
+from tiers.ruleset.loader import load_ruleset
+from tiers.whatif.backtest import backtest
+from tiers.whatif.diff import diff_rulesets
 
 from .whatif_data import ORDERS, ruleset
 
@@ -155,7 +155,7 @@ actions:
     build_app()
     first = CliRunner().invoke(app, ["run", str(old), "--as-of", "2025-02-01"])
     assert first.exit_code == 0, first.output  # issues A's gold coupon for 2025
-    from tiers.commands.store_options import live_state
+    from tiers.cli.options import live_state
 
     store = live_state(load(old, registry), None)
     assert store is not None

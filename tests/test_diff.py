@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tiers.core.compare import NEW, migration_matrix
+from tiers.whatif.diff import NEW, migration_matrix
 
 from .whatif_data import ORDERS, ruleset
 
@@ -21,8 +21,8 @@ def pair(make_ruleset):
 
 
 def test_diff_matrix_totals_and_affected(pair, registry):
-    from tiers.core.compare import diff_rulesets
-    from tiers.core.loader import load_ruleset
+    from tiers.ruleset.loader import load_ruleset
+    from tiers.whatif.diff import diff_rulesets
 
     pm, reg = registry
     old, new = (load_ruleset(p, registry=reg, pm=pm) for p in pair)

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from tiers.core import hookspecs, interfaces
+from tiers.core import action, hookspecs, interfaces
 
 REFERENCE = Path(__file__).resolve().parent.parent / "docs" / "plugins" / "reference.md"
 HEADINGS = re.findall(r"^#{2,3} `([^`]+)`", REFERENCE.read_text(encoding="utf-8"), re.M)
 CLASSES = (interfaces.Context, interfaces.Component, interfaces.Source, interfaces.Policy,
-           interfaces.Action)
+           action.Action, action.PlanInput, action.ApplyContext, action.Intent, action.Outcome)
 
 
 def hooks() -> list[str]:

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from tiers.core.duck import DuckDBConfigError, connect_duckdb
-from tiers.core.engine import connect, run
-from tiers.core.loader import load_ruleset
+from tiers.engine.backends import connect
+from tiers.engine.backends.duckdb import DuckDBConfigError, connect_duckdb
+from tiers.pipeline import run
+from tiers.ruleset.loader import load_ruleset
 
 RETAIL = Path(__file__).resolve().parent.parent / "rulesets" / "retail.yaml"
 

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from tests.servers import SmtpSink, start_smtp
 from tests.shop import VIPS, run_shop, write_shop
-from tiers.core.templates import TemplateError
+from tiers.actions.templates import TemplateError
 from tiers.store.schema import ledger
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from tests.policytest import make_ruleset
 from tests.semtest import evaluated, prev
-from tiers.core.events import birthday_in_range
+from tiers.engine.events import birthday_in_range
 
 LADDER = """
 tiers:

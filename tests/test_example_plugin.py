@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.plugin_venv import PluginVenv
+from tests.servers import Receiver, start_http
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "tiers-crm"
 
@@ -44,8 +45,17 @@ def test_components_are_listed_with_their_distribution(crm):
 def test_example_ruleset_runs_through_the_entry_points(crm, tmp_path):
     env, package = crm
     out = tmp_path / "tiers.csv"
-    env.tiers("run", "example/ruleset.yaml", "--out", str(out), cwd=package,
-              extra_env={"SLACK_WEBHOOK_URL": "https://127.0.0.1/hooks/x"})
+    receiver = Receiver()
+    server, base = start_http(receiver)
+    try:
+        env.tiers("run", "example/ruleset.yaml", "--out", str(out), "--state",
+                  str(tmp_path / "state.db"), cwd=package,
+                  extra_env={"SLACK_WEBHOOK_URL": f"{base}/hooks/x"})
+    finally:
+        server.shutdown()
+    # the plugin's webhook action acted: one message for the one VIP
+    assert [r["json"] for r in receiver.requests] == [
+        {"text": "vip customer A-100: please welcome them"}]
     with open(out, newline="", encoding="utf-8") as fh:
         rows = {r["customer_id"]: r for r in csv.DictReader(fh)}
     assert {c: r["tier"] for c, r in rows.items()} == {

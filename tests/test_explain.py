@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 
 from tests.policytest import make_ruleset, write_csv
 from tests.semtest import prev
-from tiers.cli import app, build_app
-from tiers.core.explain import CustomerNotFound, explain_customer, gap_text
-from tiers.core.loader import load_ruleset
+from tiers.cli.app import app, build_app
+from tiers.ruleset.loader import load_ruleset
+from tiers.whatif.explain import CustomerNotFound, explain_customer, gap_text
 
 BODY = """
 metrics:
@@ -120,8 +120,8 @@ def test_cli_text_and_json(ruleset, tmp_path):
 
 
 def test_describe_window_names_the_period():
-    from tiers.core.explain import describe_window
     from tiers.core.windows import Window
+    from tiers.whatif.explain import describe_window
 
     as_of = dt.datetime(2027, 1, 1)  # judges 2026
     assert describe_window(Window(kind="calendar_year"), as_of) == " in 2026"

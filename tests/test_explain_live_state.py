@@ -6,7 +6,7 @@ import json
 
 from typer.testing import CliRunner
 
-from tiers.cli import app, build_app
+from tiers.cli.app import app, build_app
 
 from .whatif_data import ORDERS, ruleset
 

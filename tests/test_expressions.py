@@ -5,12 +5,8 @@ from __future__ import annotations
 import ibis
 import pytest
 
-from tiers.core.expressions import (
-    MAX_LENGTH,
-    ExpressionError,
-    compile_expression,
-    parse_expression,
-)
+from tiers.core.expressions import MAX_LENGTH, ExpressionError, parse_expression
+from tiers.engine.expressions import compile_expression
 
 DATA = {
     "customer_id": ["a", "b", "c", "d"],

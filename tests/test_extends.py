@@ -9,7 +9,7 @@ import pytest
 from tests.conftest import write_csv
 from tests.policytest import tiers_of
 from tiers.core.errors import RulesetError
-from tiers.core.loader import load_ruleset
+from tiers.ruleset.loader import load_ruleset
 
 BASE = """\
 name: base

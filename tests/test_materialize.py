@@ -9,7 +9,7 @@ from pathlib import Path
 import ibis
 import pyarrow as pa
 
-from tiers.core.materialize import to_arrow, to_numpy
+from tiers.engine.fetch import to_arrow, to_numpy
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,8 +38,8 @@ def test_to_arrow_on_duckdb_keeps_the_ibis_schema() -> None:
 def test_a_run_does_not_import_pandas() -> None:
     code = (
         "import sys\n"
-        "from tiers.core.loader import load_ruleset\n"
-        "from tiers.core.engine import run\n"
+        "from tiers.ruleset.loader import load_ruleset\n"
+        "from tiers.pipeline import run\n"
         f"r = run(load_ruleset({str(ROOT / 'rulesets' / 'retail.yaml')!r}))\n"
         "assert r.customers == 4000\n"
         "print('pandas' in sys.modules)\n"

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from tiers.core.engine import run
-from tiers.core.loader import load_ruleset
+from tiers.pipeline import run
+from tiers.ruleset.loader import load_ruleset
 
 RULESET = """
 name: metrics-test

@@ -9,10 +9,10 @@ import pytest
 from packaging.specifiers import SpecifierSet
 from typer.testing import CliRunner
 
-import tiers.cli as cli
+import tiers.cli.app as cli
 from tests.plugin_venv import PluginVenv
 from tiers import __version__
-from tiers.commands.new_plugin import Names, ScaffoldError, scaffold, supported_range
+from tiers.cli.new_plugin import Names, ScaffoldError, scaffold, supported_range
 
 KINDS = {"policy": "avg-basket", "source": "jsonl-orders", "action": "outbox"}
 
@@ -125,7 +125,7 @@ def test_a_taken_type_name_is_refused(tmp_path):
 
 
 def test_a_failed_write_leaves_nothing(tmp_path, monkeypatch):
-    import tiers.commands.new_plugin as mod
+    import tiers.cli.new_plugin as mod
 
     monkeypatch.setitem(mod.FILES, "common/missing.tmpl", "x.txt")
     with pytest.raises(FileNotFoundError):

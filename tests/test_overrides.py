@@ -9,7 +9,7 @@ import pytest
 from tests.policytest import make_ruleset, write_csv
 from tests.semtest import evaluated, prev
 from tiers.core.errors import RulesetError
-from tiers.core.loader import load_ruleset
+from tiers.ruleset.loader import load_ruleset
 
 BODY = """
 tiers: [{id: basic}, {id: silver}, {id: gold}]

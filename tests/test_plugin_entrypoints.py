@@ -152,7 +152,7 @@ def test_hookimpl_not_in_spec_is_reported(site):
 def test_duplicate_names_fail_only_the_rulesets_that_use_them(site, make_ruleset):
     install(site, "other-tiers", "other_tiers", PLUGIN.replace("Grants", "Also grants"))
     from tiers.core.errors import RulesetError
-    from tiers.core.loader import load_ruleset
+    from tiers.ruleset.loader import load_ruleset
 
     pm, registry = get_plugin_manager()
     message = registry.clash_message("policy", "big_basket")

@@ -97,7 +97,7 @@ def test_two_distributions_registering_one_name_are_both_named(site, capsys, tmp
                        "tiers: [{id: a}]\npolicies:\n  - type: loyalty\n", encoding="utf-8")
     (tmp_path / "o.csv").write_text("customer_id,order_ts,amount\n", encoding="utf-8")
     from tiers.core.errors import RulesetError
-    from tiers.core.loader import load_ruleset
+    from tiers.ruleset.loader import load_ruleset
 
     with pytest.raises(RulesetError) as info:
         load_ruleset(ruleset, registry=registry)
@@ -218,16 +218,17 @@ def test_entry_points_load_in_name_order_regardless_of_install_order(site):
 def test_plugins_json_reports_versions_ranges_and_failures(site):
     from typer.testing import CliRunner
 
-    import tiers.cli as cli
+    import tiers.cli.app as cli
+    from tiers.cli.common import STATE
 
     install(site, "acme-good", {"acme_good": 'tiers_requires = ">=0.1"\n'
                                 + POLICY.format(cls="G", type="good")})
     install(site, "acme-broken", {"acme_broken": "raise ImportError('missing lib')\n"})
-    cli._state["plugins"] = None
+    STATE["plugins"] = None
     try:
         result = CliRunner().invoke(cli.app, ["plugins", "--json"])
     finally:
-        cli._state["plugins"] = None
+        STATE["plugins"] = None
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     good = next(p for p in data if p.get("name") == "acme_good")

@@ -6,7 +6,7 @@ import pytest
 
 from tests.policytest import make_ruleset, tiers_of
 from tiers.core.errors import RulesetError
-from tiers.core.loader import load_ruleset
+from tiers.ruleset.loader import load_ruleset
 
 ORDERS = [(c, "2026-05-01 10:00:00", "10.00") for c in "abcdefg"]
 SURVEYS = (["customer_id", "ts", "score"], [

@@ -6,7 +6,7 @@ import pytest
 
 from tests.policytest import make_ruleset, segment_rows, tiers_of
 from tiers.core.errors import RulesetError
-from tiers.core.loader import load_ruleset
+from tiers.ruleset.loader import load_ruleset
 
 ORDERS = [
     # a: 2 orders, spend exactly 40 -> not "spend > 40"

@@ -6,7 +6,7 @@ import pytest
 
 from tests.policytest import make_ruleset, metric_rows, segment_rows
 from tiers.core.errors import RulesetError
-from tiers.core.loader import load_ruleset
+from tiers.ruleset.loader import load_ruleset
 
 ORDERS = [
     ("n", "2026-06-15 10:00:00", "10.00"),                                        # new

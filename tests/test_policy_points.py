@@ -8,8 +8,8 @@ import pytest
 
 from tests.policytest import make_ruleset, run_rows
 from tiers.core.errors import RulesetError
-from tiers.core.loader import load_ruleset
 from tiers.plugins.policies.points import months_before
+from tiers.ruleset.loader import load_ruleset
 
 ORDERS = [
     ("a", "2025-12-15 10:00:00", "250.00"),   # before any history: x1, floor(2.5) = 2

@@ -8,8 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.policytest import make_ruleset
-from tiers.core.engine import _entry_rank, candidate_ranks
-from tiers.core.loader import load_ruleset
+from tiers.engine.evaluate import _entry_rank, candidate_ranks
+from tiers.ruleset.loader import load_ruleset
 
 BODY = """
 tiers: [{id: base}, {id: silver}, {id: gold}, {id: platinum}]

@@ -6,7 +6,7 @@ import pytest
 
 from tests.policytest import make_ruleset, run_rows
 from tiers.core.errors import RulesetError
-from tiers.core.loader import load_ruleset
+from tiers.ruleset.loader import load_ruleset
 
 ORDERS = [
     ("a", "2026-06-30 00:00:00", "0.00"),    # recency 1

@@ -22,8 +22,8 @@ def specs(html: str) -> dict[str, dict]:
 
 
 def test_report_data_matches_hand_computed_figures(small, registry):
-    from tiers.core.loader import load_ruleset
     from tiers.report.data import build
+    from tiers.ruleset.loader import load_ruleset
 
     pm, reg = registry
     loaded = load_ruleset(small, registry=reg, pm=pm)
@@ -99,8 +99,8 @@ def test_report_cannot_write_under_a_file(cli, small, tmp_path):
 
 
 def test_report_data_rfm_grid_and_lifecycle_funnel(make_ruleset, registry):
-    from tiers.core.loader import load_ruleset
     from tiers.report.data import build
+    from tiers.ruleset.loader import load_ruleset
 
     pm, reg = registry
     extra = "  - type: rfm\n  - type: lifecycle\n"

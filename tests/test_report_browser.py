@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tiers.cli import app, build_app
+from tiers.cli.app import app, build_app
 
 from .conftest import REPO
 

@@ -8,7 +8,8 @@ import pytest
 
 from tests.policytest import make_ruleset
 from tests.semtest import evaluated, prev
-from tiers.core.retention import HoldPeriod, Retention, earned_hold_until, hold_end
+from tiers.engine.retention import earned_hold_until, hold_end
+from tiers.ruleset.models import HoldPeriod, Retention
 
 AS_OF = dt.datetime(2026, 7, 1)
 LADDER = """
@@ -112,7 +113,7 @@ def test_grace_without_hold_counts_from_the_evaluation():
 
 def test_bad_retention_is_located(tmp_path):
     from tiers.core.errors import RulesetError
-    from tiers.core.loader import load_ruleset
+    from tiers.ruleset.loader import load_ruleset
 
     path = make_ruleset(tmp_path, LADDER + "retention: {hold: {weeks: 2}, max_drop: 0}\n",
                         ORDERS)

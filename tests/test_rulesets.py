@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tiers.cli import app, build_app
-from tiers.core.engine import evaluate
-from tiers.core.loader import load_ruleset
+from tiers.cli.app import app, build_app
+from tiers.engine.evaluate import evaluate
+from tiers.ruleset.loader import load_ruleset
 
 RULESETS = Path(__file__).resolve().parent.parent / "rulesets"
 DATA = RULESETS / "data"

@@ -11,9 +11,9 @@ import yaml
 from pydantic import ConfigDict
 from typer.testing import CliRunner
 
-import tiers.cli as cli
+import tiers.cli.app as cli
 from tiers import ComponentConfig, Policy, hookimpl
-from tiers.core.schema import ruleset_schema
+from tiers.ruleset.schema import ruleset_schema
 from tiers.testing import make_plugin_manager
 
 ROOT = Path(__file__).resolve().parent.parent

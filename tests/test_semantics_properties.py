@@ -9,8 +9,9 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tiers.core.engine import combine
-from tiers.core.retention import HoldPeriod, Retention, assign
+from tiers.engine.evaluate import combine
+from tiers.engine.retention import assign
+from tiers.ruleset.models import HoldPeriod, Retention
 
 AS_OF = dt.datetime(2026, 7, 1)
 LADDER = 5  # ranks 0..4

@@ -17,9 +17,10 @@ if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
 import ibis
 import pyarrow as pa
 
-from tiers.core import spark as tiers_spark
-from tiers.core.engine import connect, evaluate
-from tiers.core.loader import load_ruleset
+from tiers.engine.backends import connect
+from tiers.engine.backends import spark as tiers_spark
+from tiers.engine.evaluate import evaluate
+from tiers.ruleset.loader import load_ruleset
 
 ROOT = Path(__file__).resolve().parent.parent
 COLUMNS = ["customer_id", "tier", "tier_rank", "prev_rank", "tier_event", "tier_since",

@@ -84,7 +84,7 @@ def test_later_run_writes_only_changed_rows_and_appends_history(tmp_path, store_
 
 
 def test_previous_has_the_contract_schema(tmp_path, store_url):
-    from tiers.core.state import PREVIOUS_STATE_SCHEMA
+    from tiers.core.record import PREVIOUS_STATE_SCHEMA
 
     ruleset = write_shop(tmp_path)
     store = StateStore(store_url)
@@ -161,7 +161,7 @@ def test_stale_lock_of_a_dead_process_is_taken_over(tmp_path, store_url):
 def test_lock_held_on_another_host_needs_unlock(tmp_path, store_url):
     from typer.testing import CliRunner
 
-    from tiers.cli import build_app
+    from tiers.cli.app import build_app
 
     ruleset = write_shop(tmp_path)
     StateStore(store_url).dispose()

@@ -7,7 +7,7 @@ import decimal
 import pyarrow as pa
 import pytest
 
-from tiers import Action, ComponentConfig, PluginError, hookimpl
+from tiers import Action, Outcome, PluginError, hookimpl
 from tiers.testing import RulesetRunner, assert_tiers, tiers_by_customer
 
 LADDER = {"tiers": [{"id": "normal"}, {"id": "senior"}, {"id": "vip"}],
@@ -101,15 +101,10 @@ class Recorder(Action):
     name = "recorder"
     applied: list[str] = []  # noqa: RUF012
 
-    class Config(ComponentConfig):
-        tier: str
-
-    def plan(self, evaluation):
-        t = evaluation.table
-        return t.filter(t.tier == self.config.tier).select("customer_id", "tier")
-
-    def apply(self, intents):
+    def apply(self, intents, ctx):
         self.applied.append("applied")
+        for intent in intents:
+            yield Outcome(intent.key, "done")
 
 
 class RecorderPlugin:
@@ -122,9 +117,9 @@ class RecorderPlugin:
 class EagerRecorder(Recorder):
     name = "eager"
 
-    def plan(self, evaluation):
-        self.apply(None)
-        return super().plan(evaluation)
+    def plan(self, inp):
+        self.apply([], None)
+        return super().plan(inp)
 
 
 class EagerPlugin:
@@ -136,20 +131,69 @@ class EagerPlugin:
 
 def test_plan_captures_intents_without_applying(tiers_runner):
     tiers_runner.register(RecorderPlugin)
-    ruleset = {**LADDER, "actions": [{"type": "recorder", "id": "vip_welcome", "tier": "vip"}]}
+    ruleset = {**LADDER, "actions": [{"type": "recorder", "id": "vip_welcome",
+                                      "when": {"tier": "vip"}}]}
     planned = tiers_runner.plan(ruleset, as_of="2026-02-01", orders=[
         {"customer_id": "a", "order_ts": "2026-01-01", "amount": 6000},
         {"customer_id": "b", "order_ts": "2026-01-01", "amount": 60}])
-    assert planned["vip_welcome"].to_pylist() == [{"customer_id": "a", "tier": "vip"}]
+    rows = planned["vip_welcome"].to_pylist()
+    assert [(r["customer_id"], r["event"], r["detail"]) for r in rows] == [("a", "tier", "vip")]
     assert Recorder.applied == []
+
+
+def test_apply_goes_through_the_ledger_once(tiers_runner):
+    Recorder.applied = []
+    tiers_runner.register(RecorderPlugin)
+    ruleset = {**LADDER, "actions": [{"type": "recorder", "when": {"tier": "vip"}}]}
+    orders = [{"customer_id": "a", "order_ts": "2026-01-01", "amount": 6000}]
+    first = tiers_runner.apply(ruleset, as_of="2026-02-01", orders=orders)
+    assert (first.applied.done, Recorder.applied) == (1, ["applied"])
+    again = tiers_runner.apply(ruleset, as_of="2026-02-01", orders=orders)
+    assert (again.applied.done, Recorder.applied) == (0, ["applied"])
 
 
 def test_plan_catches_an_action_that_acts_while_planning(tiers_runner):
     tiers_runner.register(EagerPlugin)
-    ruleset = {**LADDER, "actions": [{"type": "eager", "tier": "vip"}]}
+    ruleset = {**LADDER, "actions": [{"type": "eager", "when": {"tier": "vip"}}]}
     with pytest.raises(AssertionError, match="action 'eager' called apply\\(\\) while planning"):
         tiers_runner.plan(ruleset, as_of="2026-02-01", orders=[
             {"customer_id": "a", "order_ts": "2026-01-01", "amount": 6000}])
+
+
+class OldShape(Action):
+    """An action written for tiers 0.1: apply(intents) returning a count."""
+
+    name = "old_shape"
+
+    def apply(self, intents):
+        return 0
+
+
+class NoApply(Action):
+    name = "no_apply"
+
+
+class ActionsPlugin:
+    @staticmethod
+    @hookimpl
+    def register_actions(register):
+        register(OldShape)
+        register(NoApply)
+
+
+@pytest.mark.parametrize(("type_", "why"), [
+    ("old_shape", "OldShape.apply takes 1 argument(s); the action contract is "
+                  "apply(self, intents, ctx)"),
+    ("no_apply", "NoApply does not implement apply(intents, ctx)"),
+])
+def test_an_action_the_framework_cannot_run_is_a_load_error(tiers_runner, type_, why):
+    tiers_runner.register(ActionsPlugin)
+    ruleset = {**LADDER, "actions": [{"type": type_, "when": {"tier": "vip"}}]}
+    problems = tiers_runner.problems(ruleset, orders=[
+        {"customer_id": "a", "order_ts": "2026-01-01", "amount": 6000}])
+    assert len(problems) == 1
+    assert f"actions[0].type: action type {type_!r} cannot be run: action {why}" in problems[0]
+    assert "fix: update the plugin to the action contract" in problems[0]
 
 
 def test_runner_is_strict_about_broken_plugins(tiers_runner):

@@ -7,7 +7,7 @@ import pytest
 from tests.policytest import make_ruleset, tiers_of
 from tests.semtest import evaluated, prev
 from tiers.core.errors import RulesetError
-from tiers.core.loader import load_ruleset
+from tiers.ruleset.loader import load_ruleset
 
 # airline-style: status by spend OR by number of flights (a declared metric)
 AIRLINE = """
@@ -79,7 +79,7 @@ def test_condition_syntax_error_points_at_the_tier(tmp_path):
 
 
 def test_unknown_name_in_condition_is_reported_at_evaluation(tmp_path):
-    from tiers.core.engine import evaluate
+    from tiers.engine.evaluate import evaluate
 
     body = AIRLINE.replace("flights >= 15", "flihgts >= 15")
     loaded = load_ruleset(_path(tmp_path, body))

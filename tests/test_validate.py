@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tiers.core.errors import RulesetError
-from tiers.core.loader import load_ruleset
+from tiers.ruleset.loader import load_ruleset
 
 ORDERS = [("customer_id", "order_ts", "amount"), ("a", "2025-01-01", "10")]
 

@@ -1,3 +1,3 @@
-from tiers.cli import main
+from tiers.cli.app import main
 
 main()

@@ -40,9 +40,10 @@ if TYPE_CHECKING:
     import pluggy
     import pyarrow as pa
 
-    from tiers.core.engine import Evaluation, RunResult
-    from tiers.core.loader import LoadedRuleset
     from tiers.core.plugins import Registry
+    from tiers.engine.evaluate import Evaluation
+    from tiers.engine.result import RunResult
+    from tiers.ruleset.loader import LoadedRuleset
 
 __all__ = [
     "MemtablePlugin",
@@ -232,7 +233,7 @@ class RulesetRunner:
 
     def load(self, ruleset: Mapping[str, Any] | str | Path, **tables: Rows) -> LoadedRuleset:
         """Validate the ruleset; raises :class:`tiers.RulesetError` listing every problem."""
-        from tiers.core.loader import load_ruleset
+        from tiers.ruleset.loader import load_ruleset
 
         path = ruleset if isinstance(ruleset, Path) else self.write(ruleset, **tables)
         pm, registry = self._plugins()
@@ -249,39 +250,61 @@ class RulesetRunner:
     def run(self, ruleset: Mapping[str, Any] | str | Path, as_of: Any = None,
             **tables: Rows) -> RunResult:
         """Load and run the ruleset with the engine, as ``tiers run`` does."""
-        from tiers.core.engine import run
+        from tiers.pipeline import run
 
         return run(self.load(ruleset, **tables), as_of=as_of)
 
     def evaluate(self, ruleset: Mapping[str, Any] | str | Path, as_of: Any = None,
                  **tables: Rows) -> Evaluation:
-        """The lazy per-customer evaluation (see :func:`tiers.core.engine.evaluate`)."""
-        from tiers.core.engine import evaluate
+        """The lazy per-customer evaluation (see :func:`tiers.engine.evaluate.evaluate`)."""
+        from tiers.engine.evaluate import evaluate
 
         return evaluate(self.load(ruleset, **tables), as_of=as_of)
 
     def plan(self, ruleset: Mapping[str, Any] | str | Path, as_of: Any = None,
              **tables: Rows) -> dict[str, pa.Table]:
-        """The intents each action plans, by action id, without any side effect.
+        """The intents each action plans, by action id, as ``tiers run --dry-run`` plans them
+        (one row per intent: key, customer_id, event, detail, period, payload as JSON text).
 
-        Every action's ``plan(evaluation)`` is called and its intents materialised; ``apply``
-        is replaced by a function that fails the test, so an action that acts while planning
-        is caught.
+        Nothing is written; ``apply`` is replaced by a function that fails the test, so an
+        action that acts while planning is caught.
         """
-        # Calls Action.plan directly; when the actions framework (plan / apply / ledger) is
-        # on main, route this through its planning step so tests see exactly the dry-run plan.
-        evaluation = self.evaluate(ruleset, as_of=as_of, **tables)
-        planned: dict[str, pa.Table] = {}
-        for action in evaluation.ruleset.actions:
+        import json
+
+        import pyarrow as pa
+
+        from tiers.pipeline import run
+
+        loaded = self.load(ruleset, **tables)
+        for action in loaded.actions:
             def refuse(*_: Any, action_id: str = action.id, **__: Any) -> None:
                 raise AssertionError(f"action {action_id!r} called apply() while planning")
 
             action.apply = refuse  # type: ignore[method-assign]
-            intents = action.plan(evaluation)
-            if hasattr(intents, "to_pyarrow"):  # a lazy Ibis table
-                intents = evaluation.con.to_pyarrow(intents)
-            planned[action.id] = intents
-        return planned
+        result = run(loaded, as_of=as_of, dry_run=True)
+        return {p.action.id: pa.table({
+            "key": pa.array([i.key for i in p.intents], pa.string()),
+            "customer_id": pa.array([i.customer_id for i in p.intents], pa.string()),
+            "event": pa.array([i.event for i in p.intents], pa.string()),
+            "detail": pa.array([i.detail for i in p.intents], pa.string()),
+            "period": pa.array([i.period for i in p.intents], pa.string()),
+            "payload": pa.array([json.dumps(i.payload, ensure_ascii=False, default=str)
+                                 for i in p.intents], pa.string()),
+        }) for p in result.plans}
+
+    def apply(self, ruleset: Mapping[str, Any] | str | Path, as_of: Any = None,
+              state: str | None = None, **tables: Rows) -> RunResult:
+        """Run the ruleset as ``tiers run`` does, with a state store (a SQLite file in the
+        work folder unless ``state`` names one): plan, record, then apply every open intent
+        through the ledger. Run it again to see that nothing is applied twice.
+
+        ``result.applied.actions`` holds per action the intents done, failed and deferred.
+        """
+        from tiers.pipeline import run
+
+        loaded = self.load(ruleset, **tables)
+        url = state or f"sqlite:///{(self.workdir / 'state.db').resolve()}"
+        return run(loaded, as_of=as_of, state=url)
 
 
 def tiers_by_customer(result: Any) -> dict[str, str]:

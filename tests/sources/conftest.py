@@ -23,8 +23,8 @@ policies:
 @pytest.fixture
 def source_from(tmp_path: Path) -> Callable[..., Any]:
     """Build the `orders` source declared by a YAML snippet (relative paths in tmp_path)."""
-    from tiers.core.loader import load_ruleset
     from tiers.core.plugins import get_plugin_manager
+    from tiers.ruleset.loader import load_ruleset
 
     def build(snippet: str, currency: str = "CNY") -> Any:
         source = textwrap.indent(textwrap.dedent(snippet).strip(), "    ")

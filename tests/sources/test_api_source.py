@@ -112,8 +112,8 @@ def test_header_and_basic_auth(httpserver, source_from, con, monkeypatch):
 
 def test_unset_credential_variable_is_a_validation_problem(tmp_path, monkeypatch):
     from tiers.core.errors import RulesetError
-    from tiers.core.loader import load_ruleset
     from tiers.core.plugins import get_plugin_manager
+    from tiers.ruleset.loader import load_ruleset
 
     monkeypatch.delenv("NOPE_TOKEN", raising=False)
     (tmp_path / "r.yaml").write_text(

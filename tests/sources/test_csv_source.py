@@ -351,8 +351,8 @@ def test_row_with_too_many_fields_names_the_file(tmp_path, source_from, con):
 
 def test_mapped_header_missing_is_a_validation_problem(tmp_path, source_from):
     from tiers.core.errors import RulesetError
-    from tiers.core.loader import load_ruleset
     from tiers.core.plugins import get_plugin_manager
+    from tiers.ruleset.loader import load_ruleset
 
     write(tmp_path / "orders.csv", GBK_ROWS, encoding="gbk")
     (tmp_path / "r.yaml").write_text(
@@ -371,7 +371,7 @@ def test_mapped_header_missing_is_a_validation_problem(tmp_path, source_from):
 def test_cli_run_reports_rows_set_aside(tmp_path):
     from typer.testing import CliRunner
 
-    from tiers.cli import app, build_app
+    from tiers.cli.app import app, build_app
 
     rows_ = [("order_id", "customer_id", "amount", "order_ts")]
     rows_ += [(f"O{i}", f"C{i % 5}", "100", "2026-01-01") for i in range(300)]

@@ -72,8 +72,8 @@ def test_truncated_file_names_the_file(tmp_path, source_from, con):
 
 def test_truncated_file_is_a_validation_problem(tmp_path, source_from):
     from tiers.core.errors import RulesetError
-    from tiers.core.loader import load_ruleset
     from tiers.core.plugins import get_plugin_manager
+    from tiers.ruleset.loader import load_ruleset
 
     (tmp_path / "orders.parquet").write_bytes(b"PAR1 not really")
     (tmp_path / "r.yaml").write_text(

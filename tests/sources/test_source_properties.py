@@ -127,8 +127,8 @@ def test_csv_rows_are_loaded_or_rejected_never_lost(tmp_path_factory, items):
     import ibis
 
     from tests.sources.conftest import read_rejects
-    from tiers.core.loader import load_ruleset
     from tiers.core.plugins import get_plugin_manager
+    from tiers.ruleset.loader import load_ruleset
 
     folder = tmp_path_factory.mktemp("prop")
     with open(folder / "orders.csv", "w", newline="", encoding="utf-8") as fh:

@@ -1,1 +1,2 @@
-"""The small core of tiers: hookspecs, plugin manager, ruleset schema, engine."""
+"""The small core plugins see: the component and action interfaces, the per-customer record,
+hookspecs, the plugin manager and registry, errors. It imports nothing else of tiers."""

@@ -54,7 +54,7 @@ def prepare_jinja_environment(env: Any) -> None:
 def run_started(ruleset: Any, as_of: Any) -> None:
     """Called once when a run starts, before any data is loaded.
 
-    :param ruleset: the validated :class:`tiers.core.ruleset.Ruleset`.
+    :param ruleset: the validated :class:`tiers.ruleset.models.Ruleset`.
     :param as_of: the evaluation instant (:class:`datetime.datetime`, exclusive end of windows).
     """
 
@@ -63,6 +63,6 @@ def run_started(ruleset: Any, as_of: Any) -> None:
 def run_finished(ruleset: Any, result: Any) -> None:
     """Called once when a run has computed its result.
 
-    :param ruleset: the validated :class:`tiers.core.ruleset.Ruleset`.
-    :param result: the :class:`tiers.core.engine.RunResult`.
+    :param ruleset: the validated :class:`tiers.ruleset.models.Ruleset`.
+    :param result: the :class:`tiers.engine.result.RunResult`.
     """

@@ -1,4 +1,5 @@
-"""Base classes for the three kinds of component: sources, policies and actions.
+"""Base classes of the components: sources and policies here, actions in
+:mod:`tiers.core.action`.
 
 A component class has a ``name`` (the ruleset ``type:``), a pydantic ``Config`` with
 ``extra="forbid"``, and the methods below. It is built once per ruleset with its validated
@@ -12,19 +13,30 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
 from tiers.core.errors import Problem
+from tiers.core.locations import LineMap, Loc, render_path
+from tiers.core.metrics import MetricSpec
 from tiers.core.windows import Window
-from tiers.core.yamlmap import LineMap, Loc, render_path
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
 
-    from tiers.core.metrics import MetricSpec
-    from tiers.core.ruleset import Ruleset
+
+class MetricCatalog(Protocol):
+    """The metric names of one ruleset (built-in measures and its declared ``metrics:``)."""
+
+    def resolve(self, measure: str, window: Window | None = None) -> MetricSpec:
+        """The spec of ``measure`` over ``window`` (the ruleset's window by default); raises
+        :class:`tiers.core.metrics.UnknownMetric`."""
+        ...
+
+    def names(self) -> list[str]:
+        """Every metric name a policy or condition may read."""
+        ...
 
 
 class ComponentConfig(BaseModel):
@@ -37,7 +49,8 @@ class ComponentConfig(BaseModel):
 class Context:
     """What a component knows about the ruleset it was declared in."""
 
-    ruleset: Ruleset
+    #: the validated ruleset (:class:`tiers.ruleset.models.Ruleset`)
+    ruleset: Any
     file: Path
     loc: Loc
     lines: LineMap
@@ -45,6 +58,8 @@ class Context:
     requested_metrics: list[MetricSpec] = field(default_factory=list)
     #: the plugin manager, for components that call hooks (e.g. prepare_jinja_environment)
     pm: Any = None
+    #: the ruleset's metric names, filled in by the loader
+    catalog: MetricCatalog | None = None
 
     @property
     def base_dir(self) -> Path:
@@ -69,12 +84,16 @@ class Context:
 
     def metric(self, measure: str, window: Window | None = None) -> MetricSpec:
         """Ask the engine for a per-customer metric; returns its spec (``spec.column``)."""
-        from tiers.core.metrics import resolve_metric
-
-        spec = resolve_metric(self.ruleset, measure, window)
+        assert self.catalog is not None, "a Context is built by the ruleset loader"
+        spec = self.catalog.resolve(measure, window)
         if spec not in self.requested_metrics:
             self.requested_metrics.append(spec)
         return spec
+
+    def metric_names(self) -> list[str]:
+        """Every metric name this ruleset offers (built-in measures and declared metrics)."""
+        assert self.catalog is not None, "a Context is built by the ruleset loader"
+        return self.catalog.names()
 
 
 class Component:
@@ -137,15 +156,3 @@ class Policy(Component):
     def explain(self, row: dict[str, Any]) -> list[str]:
         """Lines saying why this policy granted what it did for one customer's metrics."""
         return []
-
-
-class Action(Component):
-    """Turns (customer, event) pairs into intents, then carries them out idempotently."""
-
-    def plan(self, evaluation: Any) -> Any:
-        """Return the intents for this run as a table; no side effects."""
-        raise NotImplementedError
-
-    def apply(self, intents: Any) -> Any:
-        """Carry out intents; must be safe to call again with the same intents."""
-        raise NotImplementedError

@@ -25,7 +25,10 @@ from typing import Any
 import pluggy
 
 from tiers.core import hookspecs
+from tiers.core.action import Action
 from tiers.core.errors import PluginError, did_you_mean
+from tiers.core.interfaces import Policy, Source
+from tiers.core.version import __version__
 
 KINDS = ("source", "policy", "action")
 #: module attribute a plugin may set to the tiers versions it supports, e.g. ">=0.1,<0.2"
@@ -108,23 +111,15 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "tiers.plugins.policies.frequency",
     "tiers.plugins.policies.expression",
     "tiers.plugins.policies.bands",
-    "tiers.commands.diff",
-    "tiers.commands.backtest",
-    "tiers.commands.explain",
     "tiers.plugins.policies.points",
     "tiers.plugins.policies.rfm",
     "tiers.plugins.policies.lifecycle",
     "tiers.plugins.policies.score",
-    "tiers.commands.new_plugin",
-    "tiers.commands.schema",
-    "tiers.commands.report",
     "tiers.plugins.actions.coupon",
     "tiers.plugins.actions.dedicated_rep",
     "tiers.plugins.actions.email",
     "tiers.plugins.actions.webhook",
     "tiers.plugins.actions.export",
-    "tiers.commands.runs",
-    "tiers.commands.history",
 )
 
 
@@ -140,7 +135,6 @@ def check_component(kind: str, cls: Any) -> None:
     """Refuse anything a ruleset could not use as a ``kind`` component, saying why."""
     from pydantic import BaseModel
 
-    from tiers.core.interfaces import Action, Policy, Source
 
     base = {"source": Source, "policy": Policy, "action": Action}[kind]
     if not (isinstance(cls, type) and issubclass(cls, base)):
@@ -160,7 +154,6 @@ def version_problem(required: str, who: str) -> str | None:
     """Why a plugin needing tiers ``required`` cannot run on this tiers, or None if it can."""
     from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-    from tiers import __version__
 
     try:
         spec = SpecifierSet(required)
@@ -256,7 +249,6 @@ def get_plugin_manager(
     pm = pluggy.PluginManager("tiers")
     pm.add_hookspecs(hookspecs)
     registry = Registry()
-    from tiers import __version__
 
     for modname in builtins:
         module = importlib.import_module(modname)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tiers.core.backtest import Backtest
-    from tiers.core.compare import Migration
     from tiers.report.data import Funnel, RfmGrid, TierRow
+    from tiers.whatif.backtest import Backtest
+    from tiers.whatif.diff import Migration
 
 # one colour per rung, lowest first; longer ladders cycle
 PALETTE = ["#9aa5b1", "#4c9be8", "#f2a93b", "#8e5bd6", "#2bb3a1", "#e4572e", "#5d6d7e"]

@@ -10,15 +10,20 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tiers.core.errors import TiersError
+from tiers.core.errors import DataError, TiersError
+from tiers.engine.backends import connect
+from tiers.engine.evaluate import as_of_instant, evaluate
+from tiers.whatif.backtest import backtest
+from tiers.whatif.diff import diff_evaluations, materialise, migration_matrix, tier_labels
+from tiers.whatif.preload import share_sources
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
 
-    from tiers.core.backtest import Backtest
-    from tiers.core.compare import Migration
-    from tiers.core.engine import Evaluation
-    from tiers.core.loader import LoadedRuleset
+    from tiers.engine.evaluate import Evaluation
+    from tiers.ruleset.loader import LoadedRuleset
+    from tiers.whatif.backtest import Backtest
+    from tiers.whatif.diff import Migration
 
 # lifecycle states in the order a customer passes through them
 LIFECYCLE_ORDER = ("prospect", "new", "active", "returning", "dormant", "churned")
@@ -83,7 +88,6 @@ class ReportData:
 
 
 def _run(expr: ir.Table, what: str) -> Any:
-    from tiers.core.errors import DataError
 
     try:
         return expr.to_pyarrow().to_pylist()
@@ -175,10 +179,6 @@ def build(loaded: LoadedRuleset, as_of: Any = None, *, compare: LoadedRuleset | 
     With a state store (``store``) holding an earlier run of this ruleset, the evaluation
     starts from that run's state, as the next live run would, and the migration shown by
     default is the one since that run."""
-    from tiers.core.backtest import backtest
-    from tiers.core.compare import diff_evaluations
-    from tiers.core.engine import as_of_instant, connect
-    from tiers.core.preload import evaluate_at, share_sources
 
     if compare is not None and since is not None:
         raise ReportError("--compare and --since both set a migration to show; choose one")
@@ -189,10 +189,10 @@ def build(loaded: LoadedRuleset, as_of: Any = None, *, compare: LoadedRuleset | 
     last = store.last_as_of(loaded.name) if store is not None else None
     previous = (store.previous(loaded.name, con)
                 if last is not None and last <= instant else None)
-    current = evaluate_at(loaded, instant, con, previous)
+    current = evaluate(loaded, instant, con, previous=previous)
     data = collect(current)
     if compare is not None:
-        d = diff_evaluations(evaluate_at(compare, instant, con), current)
+        d = diff_evaluations(evaluate(compare, instant, con), current)
         data.migration = d.matrix
         data.migration_title = (f"{compare.file.name} → {loaded.file.name}, "
                                 f"as of {instant:%Y-%m-%d}")
@@ -201,7 +201,7 @@ def build(loaded: LoadedRuleset, as_of: Any = None, *, compare: LoadedRuleset | 
         if before >= instant:
             raise ReportError(f"--since {before:%Y-%m-%d} must be before the report date "
                               f"{instant:%Y-%m-%d}")
-        d = diff_evaluations(evaluate_at(loaded, before, con), current)
+        d = diff_evaluations(evaluate(loaded, before, con), current)
         data.migration = d.matrix
         data.migration_title = f"{before:%Y-%m-%d} → {instant:%Y-%m-%d}"
     elif previous is not None:
@@ -218,7 +218,6 @@ def build(loaded: LoadedRuleset, as_of: Any = None, *, compare: LoadedRuleset | 
 
 def since_last_run(previous: ir.Table, current: Evaluation) -> Migration:
     """Tier of each customer after the last recorded run against the tier now."""
-    from tiers.core.compare import materialise, migration_matrix, tier_labels
 
     loaded = current.ruleset
     before = previous.select(customer_id=previous.customer_id.cast("string"),

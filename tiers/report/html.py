@@ -18,6 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tiers.report import charts as c
 from tiers.report.data import ReportError
 
 if TYPE_CHECKING:
@@ -42,7 +43,6 @@ def plotly_js_gzip_b64() -> str:
 
 
 def charts(data: ReportData) -> list[Chart]:
-    from tiers.report import charts as c
 
     out = [
         Chart("tier-distribution", "Tiers", c.tier_distribution(data.tiers),

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from tiers.core.compare import Migration, TierChange
+    from tiers.whatif.diff import Migration, TierChange
 
 
 def money(value: float) -> str:

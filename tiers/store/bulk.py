@@ -135,3 +135,20 @@ def read_current(conn: sa.Connection, ruleset: str) -> pa.Table:
         "held_until": pa.array(data[4], pa.string()).cast(ts),
         "segments_text": pa.array(data[5], pa.string()),
     })
+
+
+def sql_type(t: pa.DataType) -> sa.types.TypeEngine:
+    """The column type a new table gets for an Arrow type."""
+    import pyarrow as pa
+
+    if pa.types.is_integer(t):
+        return sa.BigInteger()
+    if pa.types.is_floating(t) or pa.types.is_decimal(t):
+        return sa.Float()
+    if pa.types.is_boolean(t):
+        return sa.Boolean()
+    if pa.types.is_timestamp(t):
+        return sa.DateTime()
+    if pa.types.is_date(t):
+        return sa.Date()
+    return sa.Text()

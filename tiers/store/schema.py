@@ -1,4 +1,5 @@
-"""Tables of the state store (SQLAlchemy Core). The current shape; see migrations.py for how a
+"""Tables of the state store (SQLAlchemy Core); actions add their own (coupon codes, rep
+assignments) through ``Action.tables()``. The current shape; see migrations.py for how a
 store written by an older tiers is brought up to it."""
 
 from __future__ import annotations
@@ -96,35 +97,6 @@ ledger = sa.Table(
     sa.Index("ix_ledger_status", "ruleset", "status"),
     sa.Index("ix_ledger_customer", "ruleset", "customer_id"),
     sa.Index("ix_ledger_run", "planned_run"),
-)
-
-coupons = sa.Table(
-    "coupons", metadata,
-    sa.Column("code", sa.String(64), primary_key=True),
-    sa.Column("key", sa.String(64), nullable=False, unique=True),
-    sa.Column("ruleset", sa.String(200), nullable=False),
-    sa.Column("action", sa.String(200), nullable=False),
-    sa.Column("customer_id", sa.String(200), nullable=False),
-    sa.Column("value", sa.Numeric(18, 4), nullable=False),
-    sa.Column("kind", sa.String(20), nullable=False),
-    sa.Column("valid_from", sa.DateTime, nullable=False),
-    sa.Column("valid_until", sa.DateTime),
-    sa.Column("run_id", sa.Integer, nullable=False),
-    sa.Column("issued_at", sa.DateTime, nullable=False),
-    sa.Index("ix_coupons_customer", "ruleset", "customer_id"),
-)
-
-rep_assignments = sa.Table(
-    "rep_assignments", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("ruleset", sa.String(200), nullable=False),
-    sa.Column("action", sa.String(200), nullable=False),
-    sa.Column("customer_id", sa.String(200), nullable=False),
-    sa.Column("rep_id", sa.String(200), nullable=False),
-    sa.Column("assigned_at", sa.DateTime, nullable=False),
-    sa.Column("released_at", sa.DateTime),
-    sa.Column("run_id", sa.Integer, nullable=False),
-    sa.Index("ix_reps_active", "ruleset", "action", "released_at"),
 )
 
 secrets = sa.Table(

@@ -1,5 +1,5 @@
 """The SQLAlchemy state store: runs, current tiers, tier history, the action ledger, coupons
-and rep assignments. Implements :class:`tiers.core.state.StateBackend`."""
+and rep assignments."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import datetime as dt
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -97,9 +96,21 @@ class StateStore:
 
     # ---- runs and the lock -------------------------------------------------------------
 
-    def begin_run(self, ruleset: str, content_hash: str, as_of: dt.datetime) -> RunHandle:
+    def begin_run(self, ruleset: str, content_hash: str, as_of: dt.datetime,
+                  tables: Iterable[sa.Table] = ()) -> RunHandle:
+        """Take the ruleset's run lock and open a run; ``tables`` are those the ruleset's
+        actions keep in the store (created here when missing)."""
         run_id, recovered = lock.acquire(self.engine, ruleset, {
             "ruleset": ruleset, "content_hash": content_hash, "as_of": as_of}, utcnow())
+        tables = list(tables)
+        if tables:
+            try:
+                with self.engine.begin() as conn:
+                    for table in tables:
+                        table.create(conn, checkfirst=True)
+            except BaseException:
+                lock.release(self.engine, ruleset, run_id)
+                raise
         return RunHandle(run_id, ruleset, as_of, recovered)
 
     def finish_run(self, handle: RunHandle, status: str, error: str | None = None,
@@ -131,7 +142,7 @@ class StateStore:
     def unlock(self, ruleset: str) -> lock.Holder | None:
         return lock.unlock(self.engine, ruleset, utcnow())
 
-    # ---- previous state (StateBackend) ---------------------------------------------------
+    # ---- previous state -----------------------------------------------------------------
 
     def previous_arrow(self, ruleset: str) -> pa.Table | None:
 
@@ -221,6 +232,56 @@ class StateStore:
             values["result"] = json.dumps(result, default=str, ensure_ascii=False)
         conn.execute(ledger.update().where(ledger.c.key == key).values(**values))
 
+    def ledger_rows(self, ruleset: str, *, action: str | None = None,
+                    period: str | None = None, run: int | None = None,
+                    status: str | None = None, conn: sa.Connection | None = None
+                    ) -> list[dict[str, Any]]:
+        """Ledger rows of ``ruleset`` filtered by the arguments given, ``result`` parsed from
+        JSON, in the order they were planned."""
+        q = sa.select(ledger).where(ledger.c.ruleset == ruleset)
+        if action is not None:
+            q = q.where(ledger.c.action == action)
+        if period is not None:
+            q = q.where(ledger.c.period == period)
+        if run is not None:
+            q = q.where(ledger.c.planned_run == run)
+        if status is not None:
+            q = q.where(ledger.c.status == status)
+        q = q.order_by(ledger.c.planned_run, ledger.c.action, ledger.c.customer_id,
+                       ledger.c.key)
+        if conn is not None:
+            rows = [dict(r._mapping) for r in conn.execute(q)]
+        else:
+            with self.engine.connect() as c:
+                rows = [dict(r._mapping) for r in c.execute(q)]
+        for row in rows:
+            row["result"] = json.loads(row["result"]) if row["result"] else None
+            row["payload"] = json.loads(row["payload"]) if row["payload"] else {}
+        return rows
+
+    def append_rows(self, table: str, rows: pa.Table, *, url: str | None = None,
+                    conn: sa.Connection | None = None) -> None:
+        """Append Arrow ``rows`` to the table ``table``, creating it from their schema; in
+        ``conn`` (a transaction of this store) or, with ``url``, in another database."""
+        md = sa.MetaData()
+        target = sa.Table(table, md, *[sa.Column(f.name, bulk.sql_type(f.type))
+                                       for f in rows.schema])
+        if url is not None:
+            engine = sa.create_engine(url)
+            try:
+                with engine.begin() as c:
+                    md.create_all(c)
+                    bulk.write(c, target, rows)
+            finally:
+                engine.dispose()
+        elif conn is not None:
+            md.create_all(conn)
+            bulk.write(conn, target, rows)
+        else:
+            with self.engine.begin() as c:
+                md.create_all(c)
+                bulk.write(c, target, rows)
+
     def ledger_for(self, customer_id: str, ruleset: str | None = None) -> list[dict[str, Any]]:
         q = sa.select(ledger).where(ledger.c.customer_id == customer_id).order_by(
             ledger.c.created_at, ledger.c.action)
@@ -276,14 +337,3 @@ def previous_state_table(table: pa.Table) -> pa.Table:
         "held_until": table["held_until"],
         "segments": segments.cast(pa.list_(pa.string())),
     })
-
-
-def open_store(url: str, *, create: bool = True) -> StateStore:
-    return StateStore(url, create=create)
-
-
-def default_store_for(ruleset_file: Path, state: str | None, explicit: str | None = None,
-                      *, create: bool = True) -> StateStore:
-    from tiers.store.location import resolve_url
-
-    return StateStore(resolve_url(ruleset_file, state, explicit), create=create)

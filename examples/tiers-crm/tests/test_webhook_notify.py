@@ -1,4 +1,5 @@
-"""The webhook action against a real HTTP server on 127.0.0.1."""
+"""The webhook action against a real HTTP server on 127.0.0.1, through the same planning,
+ledger and apply steps as `tiers run`."""
 
 from __future__ import annotations
 
@@ -45,7 +46,8 @@ def ruleset(url, **options):
         "name": "shop",
         "tiers": [{"id": "normal", "name": "Member"}, {"id": "vip", "name": "VIP"}],
         "policies": [{"type": "spend", "thresholds": {"vip": 1000}}],
-        "actions": [{"type": "webhook_notify", "url": url, "tiers": ["vip"], **options}],
+        "actions": [{"type": "webhook_notify", "url": url, "when": {"tier": "vip"},
+                     **options}],
     }
 
 
@@ -57,37 +59,36 @@ def test_plan_builds_messages_without_sending(tiers_runner, webhook):
     tiers_runner.register(webhook_notify)
     planned = tiers_runner.plan(ruleset(webhook, text="$$5 off for $tier_name $customer_id"),
                                 orders=ORDERS, as_of="2026-06-01")
-    assert planned["webhook_notify"].to_pylist() == [
-        {"key": "shop:webhook_notify:a:vip", "customer_id": "a", "tier": "vip",
-         "text": "$5 off for VIP a"},
-        {"key": "shop:webhook_notify:c:vip", "customer_id": "c", "tier": "vip",
-         "text": "$5 off for VIP c"},
-    ]
+    rows = planned["webhook_notify"].to_pylist()
+    assert [(r["customer_id"], json.loads(r["payload"])["text"]) for r in rows] == [
+        ("a", "$5 off for VIP a"), ("c", "$5 off for VIP c")]
     assert Receiver.received == []
 
 
-def test_apply_posts_each_intent_with_its_key(tiers_runner, webhook):
+def test_each_intent_is_posted_once_with_its_key(tiers_runner, webhook):
     tiers_runner.register(webhook_notify)
     planned = tiers_runner.plan(ruleset(webhook), orders=ORDERS, as_of="2026-06-01")
-    action = tiers_runner.load(ruleset(webhook), orders=ORDERS).actions[0]
-    assert action.apply(planned["webhook_notify"]) == 2
-    assert Receiver.received == [
-        ("shop:webhook_notify:a:vip", {"text": "Customer a is now VIP"}),
-        ("shop:webhook_notify:c:vip", {"text": "Customer c is now VIP"}),
-    ]
+    keys = planned["webhook_notify"]["key"].to_pylist()
+    first = tiers_runner.apply(ruleset(webhook), orders=ORDERS, as_of="2026-06-01")
+    assert first.applied.done == 2
+    assert Receiver.received == [(keys[0], {"text": "Customer a is now VIP"}),
+                                 (keys[1], {"text": "Customer c is now VIP"})]
+    again = tiers_runner.apply(ruleset(webhook), orders=ORDERS, as_of="2026-06-01")
+    assert again.applied.done == 0
+    assert len(Receiver.received) == 2
 
 
-def test_refusal_names_the_host_not_the_secret_url(tiers_runner, webhook):
+def test_refusal_fails_the_intents_names_the_host_not_the_secret_url(tiers_runner, webhook):
     Receiver.status = 500
     tiers_runner.register(webhook_notify)
-    planned = tiers_runner.plan(ruleset(webhook), orders=ORDERS, as_of="2026-06-01")
-    action = tiers_runner.load(ruleset(webhook), orders=ORDERS).actions[0]
-    with pytest.raises(webhook_notify.WebhookError) as info:
-        action.apply(planned["webhook_notify"])
-    message = info.value.render()
-    assert "answered 500 for shop:webhook_notify:a:vip; 0 of 2 sent" in message
-    assert "SECRET" not in message
-    assert len(Receiver.received) == 1
+    result = tiers_runner.apply(ruleset(webhook), orders=ORDERS, as_of="2026-06-01")
+    stats = result.applied.actions[0]
+    assert (stats.done, stats.failed) == (0, 2)
+    assert stats.errors == [f"webhook at {webhook.split('/')[2]} answered 500"]
+    assert "SECRET" not in " ".join(stats.errors)
+    Receiver.status = 200
+    retried = tiers_runner.apply(ruleset(webhook), orders=ORDERS, as_of="2026-06-01")
+    assert retried.applied.done == 2  # the next run tries the failed intents again
 
 
 def test_bad_template_tier_and_url_are_located(tiers_runner):
@@ -95,9 +96,9 @@ def test_bad_template_tier_and_url_are_located(tiers_runner):
     problems = tiers_runner.problems(
         {**ruleset("hooks.slack.com/x", text="Hi $name"),
          "actions": [{"type": "webhook_notify", "url": "hooks.slack.com/x",
-                      "tiers": ["gold"], "text": "Hi $name"}]}, orders=ORDERS)
+                      "when": {"tier": "gold"}, "text": "Hi $name"}]}, orders=ORDERS)
     joined = "\n".join(problems)
-    assert "actions[0].tiers[0]: tier 'gold' is not defined" in joined
+    assert "actions[0].when.tier: unknown tier 'gold'" in joined
     assert "actions[0].text: bad message template: unknown field $name" in joined
     assert "actions[0].url: the webhook URL must start with https://" in joined
 

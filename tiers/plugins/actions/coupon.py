@@ -11,18 +11,28 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
 import hmac
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field
 
-from tiers.core.actions import EVENTS, ActionConfig, Intent, Outcome, PlanInput, TierAction
-from tiers.core.apply import ApplyContext
+from tiers.core.action import (
+    Action,
+    ActionConfig,
+    ApplyContext,
+    Intent,
+    Outcome,
+    PlanInput,
+    period_label,
+)
 from tiers.core.errors import Problem
+from tiers.core.files import write_table
 from tiers.core.hookspecs import hookimpl
+from tiers.core.record import EVENTS
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -48,6 +58,32 @@ class CouponConfig(ActionConfig):
                     "null for none")
 
 
+@functools.cache
+def coupons_table() -> Any:
+    # The codes issued, kept in the state store beside the ledger (created with the store).
+    import sqlalchemy as sa
+
+    return sa.Table(
+        "coupons", sa.MetaData(),
+        sa.Column("code", sa.String(64), primary_key=True),
+        sa.Column("key", sa.String(64), nullable=False, unique=True),
+        sa.Column("ruleset", sa.String(200), nullable=False),
+        sa.Column("action", sa.String(200), nullable=False),
+        sa.Column("customer_id", sa.String(200), nullable=False),
+        sa.Column("value", sa.Numeric(18, 4), nullable=False),
+        sa.Column("kind", sa.String(20), nullable=False),
+        sa.Column("valid_from", sa.DateTime, nullable=False),
+        sa.Column("valid_until", sa.DateTime),
+        sa.Column("run_id", sa.Integer, nullable=False),
+        sa.Column("issued_at", sa.DateTime, nullable=False),
+        sa.Index("ix_coupons_customer", "ruleset", "customer_id"),
+    )
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
 def coupon_code(secret: str, key: str, prefix: str = "") -> str:
     """16 characters of base32 (80 bits) in groups of four, e.g. ``VIP-ABCD-EFGH-JKLM-NPQR``."""
     digest = hmac.new(secret.encode(), key.encode(), hashlib.sha256).digest()
@@ -55,11 +91,15 @@ def coupon_code(secret: str, key: str, prefix: str = "") -> str:
     return prefix + "-".join(text[i:i + 4] for i in range(0, 16, 4))
 
 
-class CouponAction(TierAction):
+class CouponAction(Action):
     name = "coupon"
     description = "unique HMAC coupon codes per tier or event, with an optional budget cap"
     Config: ClassVar[type[CouponConfig]] = CouponConfig
     external = False
+
+    def tables(self) -> list[Any]:
+        return [coupons_table()]
+
     batch_size = 500
 
     def check(self) -> list[Problem]:
@@ -146,10 +186,7 @@ class CouponAction(TierAction):
         self._over = 0
         self._over_value = 0.0
 
-    def execute(self, intents: list[Intent], ctx: ApplyContext) -> Iterator[Outcome]:
-        from tiers.store.schema import coupons
-        from tiers.store.store import utcnow
-
+    def apply(self, intents: Iterable[Intent], ctx: ApplyContext) -> Iterator[Outcome]:
         assert ctx.conn is not None
         for intent in intents:
             p = intent.payload
@@ -169,7 +206,7 @@ class CouponAction(TierAction):
                               error="not issued: this run's budget cap was reached")
                 continue
             code = coupon_code(self._secret, intent.key, self.config.prefix)
-            ctx.conn.execute(coupons.insert().values(
+            ctx.conn.execute(coupons_table().insert().values(
                 code=code, key=intent.key, ruleset=ctx.ruleset, action=self.id,
                 customer_id=intent.customer_id, value=Decimal(str(value)),
                 kind=self.config.kind, valid_from=dt.datetime.fromisoformat(p["valid_from"]),
@@ -191,37 +228,43 @@ class CouponAction(TierAction):
                    else f"max_coupons {self.config.max_coupons}")
             notes.append(f"{self._over} coupons worth {self._over_value:,.2f} not issued "
                          f"({cap} reached); they stay pending and a later run issues them")
-        if self.config.export and self._count:
-            path = self.export(ctx)
-            notes.append(f"{self._count} codes written to {path}")
+        if self.config.export:
+            path, total = self.export(ctx)
+            if total:
+                period = period_label(ctx.as_of, self.config.period)
+                notes.append(f"{total} codes of period {period} in {path} ({self._count} "
+                             "issued by this run)")
         return notes
 
-    def export(self, ctx: ApplyContext) -> Any:
+    def export(self, ctx: ApplyContext) -> tuple[Any, int]:
+        """Write every code this action issued in the run's period, from the ledger, so the
+        file is whole after any number of runs and after a resumed one; returns (path, codes)."""
         import pyarrow as pa
-        import sqlalchemy as sa
-
-        from tiers.core.engine import write_table
-        from tiers.store.schema import coupons
 
         assert self.config.export is not None
-        cols = ("code", "customer_id", "value", "kind", "valid_from", "valid_until")
-        with ctx.store.engine.connect() as conn:
-            rows = conn.execute(sa.select(*(coupons.c[c] for c in cols)).where(
-                coupons.c.run_id == ctx.run_id, coupons.c.action == self.id).order_by(
-                coupons.c.customer_id)).all()
-        data = list(zip(*rows, strict=True)) if rows else [[] for _ in cols]
+        period = period_label(ctx.as_of, self.config.period)
+        rows = [r for r in ctx.ledger(action=self.id, period=period, status="done")
+                if r["result"] and r["result"].get("code")]
+        rows.sort(key=lambda r: (r["customer_id"], r["key"]))
+        payloads = [r["payload"] or {} for r in rows]
+
+        def instant(text: str | None) -> dt.datetime | None:
+            return dt.datetime.fromisoformat(text) if text else None
+
         table = pa.table({
-            "code": pa.array(data[0], pa.string()),
-            "customer_id": pa.array(data[1], pa.string()),
-            "value": pa.array([float(v) for v in data[2]], pa.float64()),
-            "kind": pa.array(data[3], pa.string()),
-            "valid_from": pa.array(data[4], pa.timestamp("us")),
-            "valid_until": pa.array(data[5], pa.timestamp("us")),
+            "code": pa.array([r["result"]["code"] for r in rows], pa.string()),
+            "customer_id": pa.array([r["customer_id"] for r in rows], pa.string()),
+            "value": pa.array([float(r["result"]["value"]) for r in rows], pa.float64()),
+            "kind": pa.array([p.get("kind", self.config.kind) for p in payloads], pa.string()),
+            "valid_from": pa.array([instant(p.get("valid_from")) for p in payloads],
+                                   pa.timestamp("us")),
+            "valid_until": pa.array([instant(r["result"].get("valid_until")) for r in rows],
+                                    pa.timestamp("us")),
         })
         path = self.context.resolve(self.config.export.format(
             action=self.id, as_of=ctx.as_of.date().isoformat(), run=ctx.run_id))
         write_table(table, path)
-        return path
+        return path, table.num_rows
 
 
 @hookimpl

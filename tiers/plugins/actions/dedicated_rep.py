@@ -11,22 +11,24 @@ Roster: a CSV next to the ruleset with ``rep_id`` and ``capacity`` (any other co
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+import datetime as dt
+import functools
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field
 
-from tiers.core.actions import (
+from tiers.core.action import (
+    Action,
     ActionConfig,
+    ApplyContext,
     Intent,
     Outcome,
     PlanInput,
-    TierAction,
     idempotency_key,
     period_label,
 )
-from tiers.core.apply import ApplyContext
 from tiers.core.errors import Problem
 from tiers.core.hookspecs import hookimpl
 
@@ -34,6 +36,24 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 ASSIGN, RELEASE = "rep_assign", "rep_release"
+
+@functools.cache
+def assignments_table() -> Any:
+    # Who serves whom, kept in the state store beside the ledger (created with the store).
+    import sqlalchemy as sa
+
+    return sa.Table(
+        "rep_assignments", sa.MetaData(),
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("ruleset", sa.String(200), nullable=False),
+        sa.Column("action", sa.String(200), nullable=False),
+        sa.Column("customer_id", sa.String(200), nullable=False),
+        sa.Column("rep_id", sa.String(200), nullable=False),
+        sa.Column("assigned_at", sa.DateTime, nullable=False),
+        sa.Column("released_at", sa.DateTime),
+        sa.Column("run_id", sa.Integer, nullable=False),
+        sa.Index("ix_reps_active", "ruleset", "action", "released_at"),
+    )
 
 
 class RepConfig(ActionConfig):
@@ -46,11 +66,15 @@ def read_roster(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-class DedicatedRepAction(TierAction):
+class DedicatedRepAction(Action):
     name = "dedicated_rep"
     description = "assign account reps from a roster: sticky, balanced, released on downgrade"
     Config: ClassVar[type[RepConfig]] = RepConfig
     external = False
+
+    def tables(self) -> list[Any]:
+        return [assignments_table()]
+
     batch_size = 1000
     counts_once_per_period = False
 
@@ -87,8 +111,7 @@ class DedicatedRepAction(TierAction):
         """customer_id -> rep_id of the current assignments."""
         import sqlalchemy as sa
 
-        from tiers.store.schema import rep_assignments as ra
-
+        ra = assignments_table()
         if store is None or not store.exists:
             return {}
         q = sa.select(ra.c.customer_id, ra.c.rep_id).where(
@@ -97,6 +120,8 @@ class DedicatedRepAction(TierAction):
         if conn is not None:
             return dict(conn.execute(q).all())
         with store.engine.connect() as c:
+            if not sa.inspect(c).has_table(ra.name):  # no run has assigned a rep yet
+                return {}
             return dict(c.execute(q).all())
 
     def plan(self, inp: PlanInput) -> list[Intent]:
@@ -143,18 +168,16 @@ class DedicatedRepAction(TierAction):
         self._roster = [(r["rep_id"], int(r["capacity"])) for r in read_roster(self.roster_path)]
         self._full = 0
 
-    def execute(self, intents: list[Intent], ctx: ApplyContext) -> Iterator[Outcome]:
+    def apply(self, intents: Iterable[Intent], ctx: ApplyContext) -> Iterator[Outcome]:
         import sqlalchemy as sa
 
-        from tiers.store.schema import rep_assignments as ra
-        from tiers.store.store import utcnow
-
+        ra = assignments_table()
         assert ctx.conn is not None
         active = self._active(ctx.store, ctx.conn)
         load: dict[str, int] = {rep: 0 for rep, _ in self._roster}
         for rep in active.values():
             load[rep] = load.get(rep, 0) + 1
-        now = utcnow()
+        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
         for intent in intents:
             cid = intent.customer_id
             if intent.event == RELEASE:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import smtplib
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
@@ -20,15 +20,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field
 
-from tiers.core.actions import ActionConfig, Intent, Outcome, PlanInput, TierAction
-from tiers.core.apply import ApplyContext
+from tiers import render_template, template_environment, template_problems
+from tiers.core.action import Action, ActionConfig, ApplyContext, Intent, Outcome, PlanInput
 from tiers.core.errors import Problem
 from tiers.core.hookspecs import hookimpl
 
 if TYPE_CHECKING:
     import pyarrow as pa
 from tiers.core.interfaces import ComponentConfig
-from tiers.core.templates import environment, render, syntax_problems
 
 PARTS = ("subject.txt", "body.txt", "body.html")
 
@@ -66,7 +65,7 @@ def _domain(sender: str) -> str:
     return addr.rsplit("@", 1)[-1] if "@" in addr else "tiers.local"
 
 
-class EmailAction(TierAction):
+class EmailAction(Action):
     name = "email"
     description = "templated e-mail (subject, text, HTML per locale) via SMTP or an outbox"
     Config: ClassVar[type[EmailConfig]] = EmailConfig
@@ -82,7 +81,7 @@ class EmailAction(TierAction):
     def _env(self) -> Any:
         if not hasattr(self, "_jinja"):
             pm = getattr(self.context, "pm", None)
-            self._jinja = environment(self.folder, pm)
+            self._jinja = template_environment(self.folder, pm)
         return self._jinja
 
     def check(self) -> list[Problem]:
@@ -100,7 +99,7 @@ class EmailAction(TierAction):
                     hint=f"add {base / part}"))
         names = sorted(str(p.relative_to(self.folder)) for p in base.rglob("*")
                        if p.is_file() and p.name in PARTS)
-        problems += syntax_problems(self._env(), self.folder, names)
+        problems += template_problems(self._env(), self.folder, names)
         if self.config.transport == "smtp":
             for var in (self.config.smtp.username_env, self.config.smtp.password_env):
                 if var and var not in os.environ:
@@ -137,7 +136,7 @@ class EmailAction(TierAction):
             for part in PARTS:
                 name = self._part(str(locale), part)
                 if name is not None:
-                    rendered[part] = render(env, self.folder, name, context)
+                    rendered[part] = render_template(env, self.folder, name, context)
             intent.payload = {
                 "to": customer.get(self.config.to),
                 "subject": " ".join(rendered["subject.txt"].split()),
@@ -179,13 +178,13 @@ class EmailAction(TierAction):
                 time.sleep(wait)
         self._last_send = time.monotonic()
 
-    def execute(self, intents: list[Intent], ctx: ApplyContext) -> Iterator[Outcome]:
+    def apply(self, intents: Iterable[Intent], ctx: ApplyContext) -> Iterator[Outcome]:
         if self.config.transport == "outbox":
             yield from self._to_outbox(intents, ctx)
         else:
             yield from self._over_smtp(intents, ctx)
 
-    def _to_outbox(self, intents: list[Intent], ctx: ApplyContext) -> Iterator[Outcome]:
+    def _to_outbox(self, intents: Iterable[Intent], ctx: ApplyContext) -> Iterator[Outcome]:
         folder = self.context.resolve(self.config.outbox)
         folder.mkdir(parents=True, exist_ok=True)
         for intent in intents:
@@ -193,7 +192,6 @@ class EmailAction(TierAction):
                 yield Outcome(intent.key, "failed", error=f"customer {intent.customer_id} has "
                               f"no address in column {self.config.to!r}")
                 continue
-            ctx.begin(intent)
             path = folder / f"{intent.key}.eml"
             tmp = folder / f".{intent.key}.eml.tmp"
             tmp.write_bytes(bytes(self.message(intent)))
@@ -213,7 +211,7 @@ class EmailAction(TierAction):
             conn.login(user, password)
         return conn
 
-    def _over_smtp(self, intents: list[Intent], ctx: ApplyContext) -> Iterator[Outcome]:
+    def _over_smtp(self, intents: Iterable[Intent], ctx: ApplyContext) -> Iterator[Outcome]:
         conn = self._connect()  # one connection per batch
         try:
             for intent in intents:
@@ -222,7 +220,6 @@ class EmailAction(TierAction):
                                   f" has no address in column {self.config.to!r}")
                     continue
                 self._pace()
-                ctx.begin(intent)
                 try:
                     refused = conn.send_message(self.message(intent))
                 except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError,

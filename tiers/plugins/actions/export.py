@@ -6,21 +6,24 @@ file); a table gets the rows appended with ``run_id`` and ``as_of`` columns.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from tiers.core.actions import (
+from tiers.core.action import (
+    Action,
     ActionConfig,
+    ApplyContext,
     Intent,
     Outcome,
     PlanInput,
-    TierAction,
     idempotency_key,
     period_label,
 )
-from tiers.core.apply import ApplyContext
+from tiers.core.files import write_table
 from tiers.core.hookspecs import hookimpl
 
 
@@ -43,7 +46,7 @@ class ExportConfig(ActionConfig):
         return self
 
 
-class ExportAction(TierAction):
+class ExportAction(Action):
     name = "export"
     description = "write assignments, events or intents to CSV / Parquet / a database table"
     Config: ClassVar[type[ExportConfig]] = ExportConfig
@@ -81,84 +84,54 @@ class ExportAction(TierAction):
                                                  else wanted))
                 table = ev.to_pyarrow()
         else:
-            table = self._intents(inp)
+            table = self._intents()
         if self.config.columns:
             table = table.select(self.config.columns)
         return table
 
-    def _intents(self, inp: PlanInput) -> Any:
+    def _intents(self) -> Any:
         import pyarrow as pa
-        import sqlalchemy as sa
-
-        from tiers.store.schema import ledger
 
         cols = ("key", "action", "action_type", "customer_id", "event", "detail", "period",
                 "status", "error", "result")
-        run_id = getattr(self, "_run_id", None)
-        conn = getattr(self, "_conn", None)  # the apply batch's transaction
-        if conn is None or run_id is None:
-            return pa.table({c: pa.array([], pa.string()) for c in cols})
-        rows = conn.execute(sa.select(*(ledger.c[c] for c in cols)).where(
-            ledger.c.planned_run == run_id).order_by(ledger.c.action,
-                                                      ledger.c.customer_id)).all()
-        data = list(zip(*rows, strict=True)) if rows else [[] for _ in cols]
-        return pa.table({c: pa.array(list(d), pa.string()) for c, d in zip(cols, data,
-                                                                             strict=True)})
+        ctx = getattr(self, "_ctx", None)  # set while applying: the run's ledger rows
+        rows = ctx.ledger(run=ctx.run_id) if ctx is not None else []
+        rows.sort(key=lambda r: (r["action"], r["customer_id"]))
+        return pa.table({c: pa.array([None if r[c] is None else
+                                      (r[c] if isinstance(r[c], str) else json.dumps(r[c]))
+                                      for r in rows], pa.string()) for c in cols})
 
-    def execute(self, intents: list[Intent], ctx: ApplyContext) -> Iterator[Outcome]:
-        import ibis
-
-        from tiers.core.actions import PlanInput
-
-        result = ctx.result
-        if result is None:
+    def apply(self, intents: Iterable[Intent], ctx: ApplyContext) -> Iterator[Outcome]:
+        if ctx.inputs is None:
             for intent in intents:
                 yield Outcome(intent.key, "failed", error="export needs the run's result")
             return
-        self._run_id, self._conn = ctx.run_id, ctx.conn
-        inp = PlanInput(ctx.ruleset, ctx.as_of, ibis.memtable(result.table),
-                        ibis.memtable(result.events) if result.events is not None else None,
-                        result.table, [], ctx.store)
-        table = self._rows(inp)
+        self._ctx = ctx
+        try:
+            table = self._rows(ctx.inputs)
+        finally:
+            self._ctx = None
         for intent in intents:
             if self.config.path:
-                from pathlib import Path
-
-                from tiers.core.engine import write_table
-
                 path = self.context.resolve(self.config.path.format(
                     ruleset=ctx.ruleset, as_of=ctx.as_of.date().isoformat(), run=ctx.run_id))
                 write_table(_flat(table), Path(path))
                 yield Outcome(intent.key, "done", {"rows": table.num_rows, "path": str(path)})
             else:
-                self._to_table(table, ctx)
+                flat = _flat(table)
+                n = flat.num_rows
+                flat = flat.append_column("run_id", pa_repeat(ctx.run_id, "int32", n))
+                flat = flat.append_column("as_of", pa_repeat(ctx.as_of, "timestamp", n))
+                ctx.append_rows(self.config.table, flat, url=self.config.url)
                 yield Outcome(intent.key, "done", {"rows": table.num_rows,
                                                    "table": self.config.table})
 
-    def _to_table(self, table: Any, ctx: ApplyContext) -> None:
-        import pyarrow as pa
-        import sqlalchemy as sa
 
-        from tiers.store import bulk
+def pa_repeat(value: Any, kind: str, n: int) -> Any:
+    import pyarrow as pa
 
-        flat = _flat(table)
-        flat = flat.append_column("run_id", pa.repeat(pa.scalar(ctx.run_id, pa.int32()),
-                                                      flat.num_rows))
-        flat = flat.append_column("as_of", pa.repeat(pa.scalar(ctx.as_of, pa.timestamp("us")),
-                                                     flat.num_rows))
-        md = sa.MetaData()
-        target = sa.Table(self.config.table, md, *[
-            sa.Column(f.name, _sql_type(f.type)) for f in flat.schema])
-        if self.config.url:
-            engine = sa.create_engine(self.config.url)
-            with engine.begin() as conn:
-                md.create_all(conn)
-                bulk.write(conn, target, flat)
-            engine.dispose()
-        else:
-            assert ctx.conn is not None
-            md.create_all(ctx.conn)
-            bulk.write(ctx.conn, target, flat)
+    t = pa.int32() if kind == "int32" else pa.timestamp("us")
+    return pa.repeat(pa.scalar(value, t), n)
 
 
 def _flat(table: Any) -> Any:
@@ -172,23 +145,6 @@ def _flat(table: Any) -> Any:
             col = pc.binary_join(col, ", ")
         cols.append(col)
     return pa.table(cols, names=table.column_names)
-
-
-def _sql_type(t: Any) -> Any:
-    import pyarrow as pa
-    import sqlalchemy as sa
-
-    if pa.types.is_integer(t):
-        return sa.BigInteger()
-    if pa.types.is_floating(t) or pa.types.is_decimal(t):
-        return sa.Float()
-    if pa.types.is_boolean(t):
-        return sa.Boolean()
-    if pa.types.is_timestamp(t):
-        return sa.DateTime()
-    if pa.types.is_date(t):
-        return sa.Date()
-    return sa.Text()
 
 
 @hookimpl

@@ -13,13 +13,12 @@ import hmac
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field
 
-from tiers.core.actions import ActionConfig, Intent, Outcome, TierAction
-from tiers.core.apply import ApplyContext
+from tiers.core.action import Action, ActionConfig, ApplyContext, Intent, Outcome
 from tiers.core.errors import Problem
 from tiers.core.hookspecs import hookimpl
 
@@ -44,11 +43,23 @@ class WebhookConfig(ActionConfig):
         default=None, description="customer columns to send; all when omitted")
 
 
+def batched(items: Iterable[Intent], n: int) -> Iterator[list[Intent]]:
+    """Groups of ``n``, taking each intent only when its group is sent."""
+    group: list[Intent] = []
+    for item in items:
+        group.append(item)
+        if len(group) == n:
+            yield group
+            group = []
+    if group:
+        yield group
+
+
 def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-class WebhookAction(TierAction):
+class WebhookAction(Action):
     name = "webhook"
     description = "POST JSON per intent or batch, signed, with an Idempotency-Key"
     Config: ClassVar[type[WebhookConfig]] = WebhookConfig
@@ -122,10 +133,9 @@ class WebhookAction(TierAction):
                 time.sleep(delay)
         return False, f"{last} (after {self.config.retries + 1} attempts)"
 
-    def execute(self, intents: list[Intent], ctx: ApplyContext) -> Iterator[Outcome]:
+    def apply(self, intents: Iterable[Intent], ctx: ApplyContext) -> Iterator[Outcome]:
         step = self.config.batch
-        for i in range(0, len(intents), step):
-            group = intents[i:i + step]
+        for group in batched(intents, step):
             if step == 1:
                 key = group[0].key
                 payload: Any = self._body(group[0])
@@ -134,8 +144,6 @@ class WebhookAction(TierAction):
                 payload = {"ruleset": self.context.ruleset.name, "action": self.id,
                            "intents": [self._body(x) for x in group]}
             body = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()
-            for intent in group:
-                ctx.begin(intent)
             ok, info = self._post(body, key)
             for intent in group:
                 if ok:

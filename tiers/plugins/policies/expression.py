@@ -6,17 +6,18 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field, model_validator
 
+from tiers import compile_expression
 from tiers.core.errors import Problem, RulesetError, did_you_mean
-from tiers.core.expressions import ExpressionError, Parsed, compile_expression, parse_expression
+from tiers.core.expressions import ExpressionError, Parsed, parse_expression
 from tiers.core.hookspecs import hookimpl
 from tiers.core.interfaces import ComponentConfig, Policy
-from tiers.core.metrics import MetricSpec, available_metrics
+from tiers.core.metrics import MetricSpec
 from tiers.core.windows import Window
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
 
-    from tiers.core.yamlmap import Loc
+    from tiers.core.locations import Loc
 
 
 class ExpressionConfig(ComponentConfig):
@@ -76,7 +77,7 @@ class ExpressionPolicy(Policy):
         return [(target, parse_expression(src), loc) for target, src, loc in self.rules()]
 
     def _metric_names(self) -> set[str]:
-        return set(available_metrics(self.context.ruleset))
+        return set(self.context.metric_names())
 
     def check(self) -> list[Problem]:
         problems = []

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field
 
+from tiers import in_window
 from tiers.core.errors import DataError, Problem, did_you_mean
 from tiers.core.hookspecs import hookimpl
 from tiers.core.interfaces import ComponentConfig, Policy
-from tiers.core.metrics import in_window
 from tiers.core.windows import Window
 
 if TYPE_CHECKING:

@@ -435,7 +435,7 @@ def _materialise(check: RowCheck, table: ir.Table) -> ir.Table:
     # expressions are large: left lazy, each later reference to a parsed column repeats them,
     # and the generated code outgrows what the JVM compiles. A local checkpoint cuts that.
     name = f"tiers_checked_{check.role}_{uuid.uuid4().hex[:8]}"
-    from tiers.core.materialize import spark_frame
+    from tiers import spark_frame
 
     frame = spark_frame(check.con, table).localCheckpoint(eager=True)
     frame.createOrReplaceTempView(name)
@@ -445,7 +445,7 @@ def _materialise(check: RowCheck, table: ir.Table) -> ir.Table:
 def _arrow(check: RowCheck, expr: ir.Table) -> Any:
     if check.con is None:
         return expr.to_pyarrow()
-    from tiers.core.materialize import to_arrow
+    from tiers import to_arrow
 
     return to_arrow(check.con, expr)
 

@@ -75,9 +75,9 @@ class TableSource(Source):
                         backend=backend_name(con), con=con)
 
     def load(self, con: Any) -> ir.Table:
-        from tiers.core.readers import widen
+        from tiers import widen
 
-        # same integer and float widths on every backend (see tiers.core.readers)
+        # same integer and float widths on every backend (see tiers.engine.readers)
         raw = widen(self.raw(con))
         as_of = self.as_of
         if as_of is None and self.context.ruleset.as_of is not None:

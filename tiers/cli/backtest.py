@@ -1,0 +1,144 @@
+"""`tiers backtest RULESET --from --to --every`: replay a ruleset over the order history."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from tiers.ruleset.loader import LoadedRuleset
+    from tiers.whatif.backtest import Backtest
+
+
+def backtest(
+    ruleset: Annotated[Path, typer.Argument(help="Ruleset YAML file.", show_default=False)],
+    start: Annotated[str, typer.Option("--from", help="First evaluation date (YYYY-MM-DD).",
+                                       show_default=False)],
+    end: Annotated[str, typer.Option("--to", help="Last possible evaluation date (YYYY-MM-DD).",
+                                     show_default=False)],
+    every: Annotated[str, typer.Option(
+        "--every", help="Step between evaluations: day, week, month, quarter or year.")
+    ] = "month",
+    compare: Annotated[Path | None, typer.Option(
+        "--compare", help="Backtest this second ruleset on the same dates, side by side.")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+) -> None:
+    """Replay a ruleset as of each date, carrying tier state forward; writes nothing."""
+    from tiers.cli.common import load, reported
+    from tiers.cli.diff import check_format
+
+    with reported():
+        check_format(fmt)
+        rulesets = [load(ruleset)] + ([load(compare)] if compare is not None else [])
+        results = run_backtests(rulesets, start, end, every)
+        if fmt == "json":
+            typer.echo(json.dumps(backtest_json(results), ensure_ascii=False, indent=2))
+        else:
+            for result in results:
+                print_backtest(result)
+
+
+def run_backtests(rulesets: list[LoadedRuleset], start: str, end: str, every: str
+                  ) -> list[Backtest]:
+    """Backtest each ruleset on one connection over sources loaded once."""
+    from tiers.engine.backends import connect
+    from tiers.whatif.backtest import backtest as run
+    from tiers.whatif.backtest import parse_date, schedule
+    from tiers.whatif.preload import share_sources
+
+    dates = schedule(parse_date(start, "--from"), parse_date(end, "--to"), every)
+    con = connect(rulesets[0].model.engine)
+    share_sources(rulesets, con, cache=True)
+    results = []
+    for loaded in rulesets:
+        with progress(f"{loaded.name}", len(dates)) as step:
+            results.append(run(loaded, dates, con, every, on_period=step))
+    return results
+
+
+@contextmanager
+def progress(label: str, total: int) -> Iterator[Callable[[dt.datetime], None]]:
+    """A progress bar on a terminal; silent in pipes and CI."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    con = Console(stderr=True)
+    if not con.is_terminal or not sys.stderr.isatty():
+        yield lambda _: None
+        return
+    with Progress(console=con, transient=True) as bar:
+        task = bar.add_task(f"backtest {label}", total=total)
+
+        def step(as_of: dt.datetime) -> None:
+            bar.update(task, advance=1, description=f"backtest {label} {as_of:%Y-%m-%d}")
+
+        yield step
+
+
+def backtest_json(results: list[Backtest]) -> dict[str, Any]:
+    first = results[0]
+    dates = [p.as_of.date().isoformat() for p in first.periods]
+    return {"from": dates[0], "to": dates[-1], "every": first.every,
+            "backtests": [r.to_json() for r in results]}
+
+
+def print_backtest(b: Backtest) -> None:
+    from rich.table import Table
+
+    from tiers.cli.render import console
+    from tiers.report.tables import matrix_table
+
+    c = console()
+    labels = {t.id: t.label for t in b.ruleset.model.tiers}
+    ladder = list(reversed(b.ruleset.model.tier_ids()))
+    table = Table(title=f"{b.ruleset.name}: backtest, {len(b.periods)} periods every {b.every}",
+                  title_justify="left")
+    table.add_column("As of")
+    for tier in ladder:
+        table.add_column(labels[tier], justify="right")
+    for name in ("New", "Up", "Down", "Kept"):
+        table.add_column(name, justify="right")
+    for p in b.periods:
+        table.add_row(f"{p.as_of:%Y-%m-%d}", *(f"{p.tiers[t]:,}" for t in ladder),
+                      f"{p.moves['entered']:,}", f"{p.moves['upgraded']:,}",
+                      f"{p.moves['downgraded']:,}", f"{p.protected_total:,}")
+    c.print(table)
+    held = {k: sum(p.protected[k] for p in b.periods) for k in b.periods[0].protected}
+    c.print("Kept = customers kept above the tier their metrics earn for entry, by rule: "
+            + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in held.items())
+            + " customer-periods in total.")
+    c.print(matrix_table(b.churn(), "Moves between tiers over the backtest "
+                                    "(rows: from, columns: to)"))
+    if any(p.cost for p in b.periods):
+        c.print(cost_table(b))
+    c.print(f"[dim]{len(b.periods)} evaluations in {b.seconds:.2f} s[/dim]")
+
+
+def cost_table(b: Backtest) -> Any:
+    """What the actions would have handed out per period (each intent once per its period,
+    as the ledger issues it)."""
+    from rich.table import Table
+
+    from tiers.report.tables import figure
+
+    names = list(dict.fromkeys(k for p in b.periods for k in p.cost))
+    table = Table(title="Actions per period", title_justify="left")
+    table.add_column("As of")
+    for name in names:
+        table.add_column(name.replace(".", "\n", 1), justify="right")
+    for p in b.periods:
+        table.add_row(f"{p.as_of:%Y-%m-%d}", *(figure(p.cost.get(n, 0)) for n in names))
+    table.add_section()
+    # standing levels (rep capacity, customers with a rep) do not add up over periods
+    table.add_row("Total", *(figure(sum(p.cost.get(n, 0) for p in b.periods))
+                             if not n.endswith(("capacity", "with a rep")) else ""
+                             for n in names))
+    return table

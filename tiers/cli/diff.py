@@ -1,0 +1,99 @@
+"""`tiers diff OLD NEW`: what a ruleset change does to every customer, before it goes live."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from tiers.cli.options import StateOpt, live_state
+from tiers.core.errors import TiersError
+
+if TYPE_CHECKING:
+    from tiers.whatif.diff import Diff
+
+AFFECTED_COLUMNS = ["customer_id", "old_tier", "new_tier", "direction", "old_rank", "new_rank",
+                    "old_spend", "new_spend"]
+
+
+def check_format(fmt: str) -> None:
+    if fmt not in ("table", "json"):
+        raise TiersError(f"--format {fmt!r}: use table or json")
+
+
+def diff(
+    old: Annotated[Path, typer.Argument(help="The ruleset in force (before).",
+                                        show_default=False)],
+    new: Annotated[Path, typer.Argument(help="The changed ruleset (after).",
+                                        show_default=False)],
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="Evaluate both as of this date (YYYY-MM-DD). Default: NEW's `as_of`, "
+                        "else today.")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Write the customers whose tier changes to .csv or .parquet.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    state: StateOpt = None,
+) -> None:
+    """Compare two rulesets on the same customers: tier migration, totals, actions and their
+    cost, affected list. Both start from OLD's last recorded run when its store exists."""
+    from tiers.cli.common import load, reported
+    from tiers.core.files import write_table
+    from tiers.whatif.diff import diff_rulesets
+
+    with reported():
+        check_format(fmt)
+        old_loaded, new_loaded = load(old), load(new)
+        store = live_state(old_loaded, state)
+        try:
+            result = diff_rulesets(old_loaded, new_loaded, as_of=as_of, state=store)
+        finally:
+            if store is not None:
+                store.dispose()
+        if out is not None:
+            write_table(result.affected().select(AFFECTED_COLUMNS), out)
+        if fmt == "json":
+            typer.echo(json.dumps(diff_json(result, out), ensure_ascii=False, indent=2))
+        else:
+            print_diff(result, out)
+
+
+def diff_json(d: Diff, out: Path | None) -> dict[str, Any]:
+    return {
+        "old": {"ruleset": d.old.name, "file": str(d.old.file)},
+        "new": {"ruleset": d.new.name, "file": str(d.new.file)},
+        "as_of": d.as_of.date().isoformat(),
+        "summary": d.counts(),
+        "matrix": d.matrix.to_json(),
+        "tiers": [
+            {"tier": c.tier, "name": c.name, "before": c.before, "after": c.after,
+             "delta": c.delta, "spend_before": round(c.spend_before, 2),
+             "spend_after": round(c.spend_after, 2),
+             "spend_delta": round(c.spend_after - c.spend_before, 2)}
+            for c in d.tiers
+        ],
+        "actions": d.actions,
+        "out": str(out) if out else None,
+    }
+
+
+def print_diff(d: Diff, out: Path | None) -> None:
+    from tiers.cli.render import console
+    from tiers.report.tables import cost_change_table, matrix_table, tier_change_table
+
+    c = console()
+    n = d.counts()
+    c.print(f"[bold]{d.old.file.name}[/bold] → [bold]{d.new.file.name}[/bold] as of "
+            f"{d.as_of:%Y-%m-%d}: {n['customers']:,} customers, {n['changed']:,} change tier "
+            f"({n['up']:,} up, {n['down']:,} down"
+            + (f", {n['moved']:,} to another ladder" if n["moved"] else "")
+            + (f", {n['new']:,} new, {n['gone']:,} gone" if n["new"] or n["gone"] else "")
+            + ")")
+    c.print(matrix_table(d.matrix, "Tier migration (rows: before, columns: after)"))
+    c.print(tier_change_table(d.tiers, "Customers and spend per tier",
+                              d.new.model.currency or d.old.model.currency))
+    if d.actions:
+        c.print(cost_change_table(d.actions, "Actions this run would plan"))
+    if out is not None:
+        c.print(f"wrote {n['changed']:,} affected customers to {out}")

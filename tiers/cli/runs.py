@@ -1,0 +1,75 @@
+"""`tiers runs`: past runs from the state store; `--unlock` frees a stale run lock."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+from tiers.cli.options import RulesetOpt, StateOpt, open_for_reading
+
+
+def runs_command(
+    ruleset: RulesetOpt = None,
+    state: StateOpt = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many runs.")] = 20,
+    unlock: Annotated[str | None, typer.Option(
+        "--unlock", help="Remove the run lock of this ruleset name (after a killed run on "
+                         "another host); its run is marked abandoned.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """List past runs (newest first): status, customers, changes and action outcomes."""
+    from rich.table import Table
+
+    from tiers.cli.common import reported
+    from tiers.cli.render import console
+
+    with reported():
+        store, name = open_for_reading(ruleset, state)
+        try:
+            if unlock:
+                h = store.unlock(unlock)
+                typer.echo(f"removed the lock of run {h.run_id} (pid {h.pid} on {h.host})" if h
+                           else f"ruleset {unlock!r} holds no lock")
+                return
+            rows = store.list_runs(name, limit)
+        finally:
+            store.dispose()
+        if as_json:
+            typer.echo(json.dumps([_jsonable(r) for r in rows], indent=2, default=str))
+            return
+        c = console()
+        if not rows:
+            c.print("no runs recorded")
+            return
+        table = Table(title="Runs", title_justify="left")
+        for col in ("Run", "Ruleset", "As of", "Status", "Customers", "Changed", "Intents",
+                    "Done", "Failed", "Started (UTC)", "Seconds"):
+            table.add_column(col, justify="right" if col in (
+                "Run", "Customers", "Changed", "Intents", "Done", "Failed", "Seconds")
+                else "left")
+        for r in rows:
+            secs = ((r["finished_at"] - r["started_at"]).total_seconds()
+                    if r["finished_at"] else None)
+            table.add_row(str(r["id"]), r["ruleset"], f"{r['as_of']:%Y-%m-%d}", r["status"],
+                          _n(r["customers"]), _n(r["changed"]), _n(r["intents_planned"]),
+                          _n(r["intents_done"]), _n(r["intents_failed"]),
+                          f"{r['started_at']:%Y-%m-%d %H:%M:%S}",
+                          f"{secs:.1f}" if secs is not None else "-")
+        c.print(table)
+        for r in rows:
+            if r["error"] and r["status"] in ("failed", "abandoned"):
+                c.print(f"run {r['id']}: {r['error']}")
+
+
+def _n(v: Any) -> str:
+    return f"{v:,}" if v is not None else "-"
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    out = dict(row)
+    for k in ("events", "timings"):
+        if out.get(k):
+            out[k] = json.loads(out[k])
+    return out

@@ -1,0 +1,56 @@
+"""`tiers schema`: the JSON Schema of a ruleset, for editors and CI checks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def schema(
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="Write the schema to this file instead of printing it.")] = None,
+) -> None:
+    """Print the JSON Schema of a ruleset, including every installed plugin's options.
+
+    Save it and point your editor at it with a first line in the ruleset:
+    `# yaml-language-server: $schema=./tiers.schema.json`
+    """
+    from tiers.cli.common import err, plugins, reported
+    from tiers.ruleset.schema import ruleset_schema
+
+    with reported():
+        _, registry = plugins()
+        document, problems = ruleset_schema(registry)
+        for problem in problems:
+            err(f"warning: {problem}")
+        text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+        if out is None:
+            typer.echo(text, nl=False)
+        else:
+            write_text_atomic(out, text)
+            err(f"wrote the ruleset schema to {out}")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write through a temporary file so a failed write never leaves half a schema."""
+    import os
+    import tempfile
+
+    from tiers.core.errors import TiersError
+
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise TiersError(f"--out {path}: cannot write the schema ({exc.strerror}); "
+                         "choose a writable path") from None
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)

@@ -1,1 +1,0 @@
-"""Commands added to the ``tiers`` CLI through the ``register_commands`` hook."""

@@ -1,0 +1,87 @@
+"""Run a lazy Ibis table on its backend and return it as one Arrow table, the fast way.
+
+Ibis' own ``to_pyarrow`` goes through pandas on both engines we support: DuckDB imports it to
+convert types (about half a second of start-up on every run) and PySpark builds a pandas frame
+first (slow, and nullable integers pass through float64). Both backends can hand Arrow over
+directly; we then cast to the schema Ibis promised, so callers see the same types either way.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from tiers.engine.backends.spark import is_spark
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+    import pyarrow as pa
+
+
+def to_arrow(con: Any, expr: ir.Table) -> pa.Table:
+    table = expr.as_table()
+    schema = table.schema().to_pyarrow()
+    if is_spark(con):
+        arrow = _spark_arrow(con, table)
+    elif getattr(con, "name", "") == "duckdb":
+        # what Ibis' to_pyarrow runs, minus its pandas-importing type converter
+        arrow = con._to_duckdb_relation(table).to_arrow_table()
+    else:
+        return con.to_pyarrow(table)
+    if arrow.schema != schema:
+        arrow = arrow.rename_columns(schema.names).cast(schema)
+    return arrow
+
+
+def _spark_arrow(con: Any, table: ir.Table) -> pa.Table:
+    from ibis.backends.pyspark.datatypes import PySparkType
+
+    df = spark_frame(con, table)
+    # Spark types a NULL literal or an empty ARRAY() as void, which Arrow cannot hold: cast
+    # those columns to the type Ibis declared
+    for field, dtype in zip(df.schema.fields, table.schema().types, strict=True):
+        if _has_void(field.dataType):
+            df = df.withColumn(field.name, df[field.name].cast(PySparkType.from_ibis(dtype)))
+    return df.toArrow()
+
+
+def _has_void(spark_type: Any) -> bool:
+    from pyspark.sql.types import ArrayType, MapType, NullType, StructType
+
+    if isinstance(spark_type, NullType):
+        return True
+    if isinstance(spark_type, ArrayType):
+        return _has_void(spark_type.elementType)
+    if isinstance(spark_type, MapType):
+        return _has_void(spark_type.keyType) or _has_void(spark_type.valueType)
+    if isinstance(spark_type, StructType):
+        return any(_has_void(f.dataType) for f in spark_type.fields)
+    return False
+
+
+def to_numpy(column: pa.ChunkedArray, dtype: str, fill: float = 0) -> Any:
+    """A fixed-width Arrow column as a numpy array, NULLs as ``fill``.
+
+    Read straight from the Arrow buffers: ``to_numpy()`` and ``pa.scalar()`` import pandas
+    when it is installed, which costs every run about half a second.
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    parts = []
+    for chunk in column.chunks:
+        if chunk.type != pa.from_numpy_dtype(np.dtype(dtype)):
+            raise TypeError(f"expected {dtype}, got {chunk.type}")
+        validity, data = chunk.buffers()[:2]
+        values = np.frombuffer(data, dtype=dtype, count=len(chunk) + chunk.offset)
+        values = values[chunk.offset:].copy()
+        if chunk.null_count:
+            bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")
+            values[bits[chunk.offset:chunk.offset + len(chunk)] == 0] = fill
+        parts.append(values)
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+
+
+def spark_frame(con: Any, table: ir.Table) -> Any:
+    """The Spark DataFrame of a lazy Ibis table."""
+    con._run_pre_execute_hooks(table)  # registers in-memory tables the query uses
+    return con.raw_sql(con.compile(table))
