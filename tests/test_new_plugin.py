@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import venv
 from pathlib import Path
 
 import pytest
@@ -14,6 +18,7 @@ from tests.plugin_venv import PluginVenv
 from tiers import __version__
 from tiers.commands.new_plugin import Names, ScaffoldError, scaffold, supported_range
 
+REPO = Path(__file__).resolve().parent.parent
 KINDS = {"policy": "avg-basket", "source": "jsonl-orders", "action": "outbox"}
 
 
@@ -77,6 +82,51 @@ def test_action_example_ruleset_validates(scaffolded):
     env, root = scaffolded
     out = env.tiers("validate", "example/ruleset.yaml", cwd=root / "tiers-outbox")
     assert "OK (2 tiers, 1 policies, 1 sources, 1 actions)" in out
+
+
+def install_block(readme: Path) -> str:
+    """The first ```bash block under the README's `## Install`."""
+    section = readme.read_text(encoding="utf-8").split("\n## Install\n", 1)[1]
+    m = re.search(r"```bash\n(.*?)```", section.split("\n## ", 1)[0], re.S)
+    assert m, f"no ```bash block under ## Install in {readme}"
+    return m.group(1)
+
+
+@pytest.mark.slow
+def test_readme_install_works_in_a_fresh_virtualenv(tmp_path):
+    """tiers is not on the package index: the scaffold's README installs it from a checkout
+    next to the package first. Followed as written in a virtualenv that sees nothing of this
+    one, the package installs, loads and passes its tests."""
+    result = CliRunner().invoke(cli.build_app(), ["new-plugin", "avg-basket", "--dir",
+                                                  str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    package = tmp_path / "tiers-avg-basket"
+    (tmp_path / "tiers").symlink_to(REPO)  # the checkout the README's `../tiers` names
+    commands = install_block(package / "README.md")
+    assert "pip install -e ../tiers" in commands
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=True)
+    bindir = env_dir / "bin"
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONPATH", "PYTHONHOME", "TIERS_STRICT_PLUGINS")}
+    env.update(PATH=f"{bindir}{os.pathsep}{env.get('PATH', '')}", VIRTUAL_ENV=str(env_dir),
+               PYTHONNOUSERSITE="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
+
+    def sh(script: str) -> str:
+        proc = subprocess.run(["bash", "-e", "-c", script], cwd=package, env=env,
+                              capture_output=True, text=True, timeout=900)
+        assert proc.returncode == 0, f"{script}\nexited {proc.returncode}:\n" \
+                                     f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+        return proc.stdout
+
+    sh(commands)
+    listed = {p.get("distribution"): p for p in json.loads(sh("tiers plugins --json"))}
+    assert listed["tiers-avg-basket"]["policies"] == ["avg_basket"]
+    where = sh("python -c 'import sys, tiers; print(tiers.__file__); print(sys.prefix)'")
+    tiers_file, prefix = where.split()
+    assert Path(tiers_file).resolve().is_relative_to(REPO)
+    assert Path(prefix) == env_dir
+    assert "4 passed" in sh("python -m pytest -q -p no:cacheprovider")
 
 
 def test_names():
