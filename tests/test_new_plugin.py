@@ -35,6 +35,7 @@ def scaffolded(tmp_path_factory: pytest.TempPathFactory) -> tuple[PluginVenv, Pa
     return env, root
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_scaffold_passes_its_own_tests(scaffolded, kind):
     env, root = scaffolded
@@ -44,6 +45,7 @@ def test_scaffold_passes_its_own_tests(scaffolded, kind):
     assert f"{expected} passed" in out
 
 
+@pytest.mark.slow
 def test_scaffolded_plugins_load_through_their_entry_points(scaffolded):
     env, _ = scaffolded
     listed = json.loads(env.tiers("plugins", "--json"))
@@ -65,6 +67,7 @@ def run_example(env: PluginVenv, folder: Path) -> dict[str, str]:
     return {r["customer_id"]: r["tier"] for r in rows}
 
 
+@pytest.mark.slow
 def test_policy_example_ruleset_runs(scaffolded):
     env, root = scaffolded
     tiers = run_example(env, root / "tiers-avg-basket")
@@ -72,12 +75,14 @@ def test_policy_example_ruleset_runs(scaffolded):
     assert tiers == {"alice": "silver", "bob": "basic", "carol": "gold"}
 
 
+@pytest.mark.slow
 def test_source_example_ruleset_runs(scaffolded):
     env, root = scaffolded
     tiers = run_example(env, root / "tiers-jsonl-orders")
     assert tiers == {"alice": "silver", "bob": "basic", "carol": "gold"}
 
 
+@pytest.mark.slow
 def test_action_example_ruleset_validates(scaffolded):
     env, root = scaffolded
     out = env.tiers("validate", "example/ruleset.yaml", cwd=root / "tiers-outbox")
