@@ -9,6 +9,19 @@ from typing import Any
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+
+# Modules whose tests take many seconds each (found with `pytest --durations=0`), marked `slow`
+# so that `pytest -m "not slow"` is a quick loop; CI runs everything. Slow tests in other
+# modules carry `@pytest.mark.slow`, and PostgreSQL is the `postgresql` parameter of store_url.
+SLOW_MODULES = frozenset({
+    "test_spark_engine.py", "test_semantics_spark.py",  # PySpark in local mode
+    "test_report_browser.py",  # Chromium through playwright
+    "test_example_plugin.py",  # pip installs into a virtualenv
+    # the bundled sample rulesets (4,000 customers) evaluated end to end, several times
+    "test_rulesets.py", "test_retail_actions.py", "test_cli.py", "test_explain.py",
+    "test_explain_live_state.py", "test_materialize.py",
+})
 
 
 def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> Path:
@@ -64,7 +77,7 @@ def _reset_postgres(url: str) -> None:
     engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
 def store_url(request, tmp_path: Path) -> str:
     """An empty state store: a SQLite file, and PostgreSQL from $TIERS_TEST_PG_URL (set by
     .ci/setup.d/20-postgres.sh, so it runs in CI)."""
@@ -92,3 +105,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
         report.outcome = "failed"
         report.longrepr = f"skipped under TIERS_NO_SKIPS=1: {reason}"
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the tests of SLOW_MODULES `slow`; a renamed module must not turn quick unseen."""
+    missing = sorted(m for m in SLOW_MODULES if not (HERE / m).is_file())
+    if missing:
+        raise pytest.UsageError(f"SLOW_MODULES in {__file__} names files that do not exist: "
+                                f"{', '.join(missing)}; update the list")
+    for item in items:
+        if item.path.parent == HERE and item.path.name in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import venv
 from pathlib import Path
 
 import pytest
@@ -14,6 +18,7 @@ from tests.plugin_venv import PluginVenv
 from tiers import __version__
 from tiers.cli.new_plugin import Names, ScaffoldError, scaffold, supported_range
 
+REPO = Path(__file__).resolve().parent.parent
 KINDS = {"policy": "avg-basket", "source": "jsonl-orders", "action": "outbox"}
 
 
@@ -30,6 +35,7 @@ def scaffolded(tmp_path_factory: pytest.TempPathFactory) -> tuple[PluginVenv, Pa
     return env, root
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_scaffold_passes_its_own_tests(scaffolded, kind):
     env, root = scaffolded
@@ -39,6 +45,7 @@ def test_scaffold_passes_its_own_tests(scaffolded, kind):
     assert f"{expected} passed" in out
 
 
+@pytest.mark.slow
 def test_scaffolded_plugins_load_through_their_entry_points(scaffolded):
     env, _ = scaffolded
     listed = json.loads(env.tiers("plugins", "--json"))
@@ -60,6 +67,7 @@ def run_example(env: PluginVenv, folder: Path) -> dict[str, str]:
     return {r["customer_id"]: r["tier"] for r in rows}
 
 
+@pytest.mark.slow
 def test_policy_example_ruleset_runs(scaffolded):
     env, root = scaffolded
     tiers = run_example(env, root / "tiers-avg-basket")
@@ -67,16 +75,63 @@ def test_policy_example_ruleset_runs(scaffolded):
     assert tiers == {"alice": "silver", "bob": "basic", "carol": "gold"}
 
 
+@pytest.mark.slow
 def test_source_example_ruleset_runs(scaffolded):
     env, root = scaffolded
     tiers = run_example(env, root / "tiers-jsonl-orders")
     assert tiers == {"alice": "silver", "bob": "basic", "carol": "gold"}
 
 
+@pytest.mark.slow
 def test_action_example_ruleset_validates(scaffolded):
     env, root = scaffolded
     out = env.tiers("validate", "example/ruleset.yaml", cwd=root / "tiers-outbox")
     assert "OK (2 tiers, 1 policies, 1 sources, 1 actions)" in out
+
+
+def install_block(readme: Path) -> str:
+    """The first ```bash block under the README's `## Install`."""
+    section = readme.read_text(encoding="utf-8").split("\n## Install\n", 1)[1]
+    m = re.search(r"```bash\n(.*?)```", section.split("\n## ", 1)[0], re.S)
+    assert m, f"no ```bash block under ## Install in {readme}"
+    return m.group(1)
+
+
+@pytest.mark.slow
+def test_readme_install_works_in_a_fresh_virtualenv(tmp_path):
+    """tiers is not on the package index: the scaffold's README installs it from a checkout
+    next to the package first. Followed as written in a virtualenv that sees nothing of this
+    one, the package installs, loads and passes its tests."""
+    result = CliRunner().invoke(cli.build_app(), ["new-plugin", "avg-basket", "--dir",
+                                                  str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    package = tmp_path / "tiers-avg-basket"
+    (tmp_path / "tiers").symlink_to(REPO)  # the checkout the README's `../tiers` names
+    commands = install_block(package / "README.md")
+    assert "pip install -e ../tiers" in commands
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=True)
+    bindir = env_dir / "bin"
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONPATH", "PYTHONHOME", "TIERS_STRICT_PLUGINS")}
+    env.update(PATH=f"{bindir}{os.pathsep}{env.get('PATH', '')}", VIRTUAL_ENV=str(env_dir),
+               PYTHONNOUSERSITE="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
+
+    def sh(script: str) -> str:
+        proc = subprocess.run(["bash", "-e", "-c", script], cwd=package, env=env,
+                              capture_output=True, text=True, timeout=900)
+        assert proc.returncode == 0, f"{script}\nexited {proc.returncode}:\n" \
+                                     f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+        return proc.stdout
+
+    sh(commands)
+    listed = {p.get("distribution"): p for p in json.loads(sh("tiers plugins --json"))}
+    assert listed["tiers-avg-basket"]["policies"] == ["avg_basket"]
+    where = sh("python -c 'import sys, tiers; print(tiers.__file__); print(sys.prefix)'")
+    tiers_file, prefix = where.split()
+    assert Path(tiers_file).resolve().is_relative_to(REPO)
+    assert Path(prefix) == env_dir
+    assert "4 passed" in sh("python -m pytest -q -p no:cacheprovider")
 
 
 def test_names():
