@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from measure import LOAD_NOTE, data_dir, machine_line, write_section
+from measure import LOAD_NOTE, data_dir, machine_line, save_result, write_section
 
 SECTION = "load_sources"
 CSV_TYPES = {"order_id": "VARCHAR", "customer_id": "VARCHAR", "ordered_at": "TIMESTAMP",
@@ -141,7 +141,7 @@ def main() -> None:
 
     ibis.duckdb.connect().raw_sql("SELECT 1")
     checks_off = "duplicate_rows: allow\n    duplicate_order_ids: allow"
-    lines, summary = [], []
+    lines, summary, figures = [], [], {"rows": args.rows}
     for kind, path in (("csv", csv_path), ("parquet", parquet_path)):
         plain_t, plain = timed(lambda k=kind, p=path: duckdb_direct(k, p, checks=False),
                                args.repeat)
@@ -161,6 +161,8 @@ def main() -> None:
             ratio = seconds / base_t
             lines.append(f"| {kind} | {label} | {seconds:.2f} | {ratio:.1f}x |")
             print(f"{kind:8} {label:40} {seconds:8.2f} s  {ratio:5.1f}x")
+        figures[kind] = {"duckdb_plain": plain_t, "duckdb_checks": base_t, "tiers": full_t,
+                         "tiers_no_duplicate_checks": off_t}
         summary.append(f"{kind}: tiers source {full_t / base_t:.1f}x DuckDB with the same "
                        "checks" + (" (target <= 4x)" if kind == "csv" else ""))
 
@@ -182,6 +184,7 @@ engine a checked lazy table.
 |---|---|---:|---:|
 """ + "\n".join(lines) + "\n\n" + "; ".join(summary) + ". " + LOAD_NOTE + "\n"
     print(text)
+    save_result(SECTION, figures)
     if not args.no_write:
         write_section(SECTION, text)
 

@@ -152,3 +152,19 @@ def write_section(name: str, body: str, path: Path = DOC) -> None:
 
 def ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}x" if b else "-"
+
+
+def results_dir() -> Path:
+    path = data_dir() / "results"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+def save_result(name: str, figures: dict) -> None:
+    """Keep a script's headline figures (bench-data/results/NAME.json) for the summary that
+    benchmarks/all.py writes; the date and load average go with them."""
+    import json
+
+    figures = {"date": f"{dt.date.today():%Y-%m-%d}", "load": load_text(), **figures}
+    (results_dir() / f"{name}.json").write_text(json.dumps(figures, indent=2, default=str),
+                                                encoding="utf-8")

@@ -43,6 +43,7 @@ from measure import (
     ratio,
     repeated,
     run_process,
+    save_result,
     tiers_cmd,
     write_section,
 )
@@ -226,8 +227,12 @@ def main() -> None:
     args = parser.parse_args()
     for size in map(size_name, args.sizes):
         repeat = args.repeat or (1 if size in ("10M", "100M") else 3)
-        body = render(bench(size, repeat))
+        result = bench(size, repeat)
+        body = render(result)
         print(body)
+        save_result(f"retail-{size}", {n: {"wall": m.wall, "cpu": m.cpu, "peak_mb": m.peak_mb,
+                                           "stages": m.extra}
+                                       for n, m in result["results"].items()})
         if not args.no_write:
             write_section(f"retail-{size}", body)
 

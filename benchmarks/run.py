@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -25,10 +24,17 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-DATA = ROOT / "bench-data"
+sys.path.insert(0, str(HERE))
+from measure import LOAD_NOTE, data_dir, machine_line, save_result  # noqa: E402
+from measure import write_section as write_doc_section  # noqa: E402
+
+DATA = data_dir()
 DOC = ROOT / "docs" / "performance.md"
 SECTION = "scale"
 BIN = Path(sys.executable).parent
+# tiers/SQL wall time by size, and how many times faster than pandas tiers should be (issue 13)
+TIME_TARGET = {"1M": 1.5, "10M": 1.3}
+PANDAS_TARGET = {"10M": 2.5}
 
 
 @dataclass
@@ -140,7 +146,7 @@ def bench_size(size: str, repeat: int, pandas: bool, spark: bool) -> list[Measur
         results.append(median_run("pandas", [py, str(HERE / "pandas_job.py"), str(orders)],
                                   repeat))
     if spark:
-        results.append(median_run("tiers run (pyspark)", [
+        results.append(median_run(SPARK, [
             str(BIN / "tiers"), "run", str(ruleset), "--format", "json", "--engine", "pyspark",
             *dry_run_flag()], 1, env))
     reference = results[1].counts
@@ -153,6 +159,7 @@ def bench_size(size: str, repeat: int, pandas: bool, spark: bool) -> list[Measur
 
 
 NODUP = "tiers run, no duplicate checks"
+SPARK = "tiers run (pyspark)"
 
 
 def startup(repeat: int = 7) -> dict[str, tuple[float, float]]:
@@ -175,16 +182,14 @@ def render(results: dict[str, list[Measured]], help_s: dict[str, tuple[float, fl
     lines = [
         "## Scale: tiers vs hand-written DuckDB SQL vs pandas",
         "",
-        f"Measured {time.strftime('%Y-%m-%d')} by `python benchmarks/run.py` on "
-        f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}, "
-        f"{_mem_gb():.0f} GB RAM (load average {os.getloadavg()[0]:.1f} when writing). "
-        "Each figure is one process from start to exit (median of the runs made); peak memory "
+        f"Measured by `python benchmarks/run.py` ({machine_line()} when writing). Each figure "
+        "is one process from start to exit (median of the runs made); peak memory "
         "is its maximum resident set. Data: `benchmarks/generate.py` (customers about a tenth of "
         "orders, skewed order counts, lognormal amounts, 3 % refunds, two years), read as "
         "Parquet; ruleset: spend + frequency thresholds over 365 days "
-        "(`benchmarks/ruleset.yaml.in`). `tiers run` loads through the built-in `parquet` source "
-        "with its default row checks (reject reasons, exact duplicate rows, duplicate order "
-        "ids); the last row turns the duplicate checks off.",
+        "(`benchmarks/ruleset.yaml.in`). `tiers run --dry-run` loads through the built-in "
+        "`parquet` source with its default row checks (reject reasons, exact duplicate rows, "
+        "duplicate order ids); the `no duplicate checks` row turns the duplicate checks off.",
         "",
         "| orders | contender | wall (s) | CPU (s) | peak memory (MB) | time vs SQL "
         "| CPU vs SQL | memory vs SQL |",
@@ -200,46 +205,31 @@ def render(results: dict[str, list[Measured]], help_s: dict[str, tuple[float, fl
     for size, ms in results.items():
         by = {m.name: m for m in ms}
         t, s, p = by["tiers run"], by["DuckDB SQL"], by.get("pandas")
-        parts = [f"tiers/SQL time {t.wall / s.wall:.2f}x (CPU {t.cpu / s.cpu:.2f}x; "
-                 "target <= 1.5x)",
+        target = TIME_TARGET.get(size)
+        parts = [f"tiers/SQL time {t.wall / s.wall:.2f}x (CPU {t.cpu / s.cpu:.2f}x"
+                 + (f"; target <= {target}x)" if target else ")"),
                  f"tiers/SQL memory {t.peak_mb / s.peak_mb:.2f}x (target <= 2x)"]
         if p:
-            parts.append(f"pandas/tiers time {p.wall / t.wall:.2f}x (CPU {p.cpu / t.cpu:.2f}x; "
-                         "target >= 3x)")
+            goal = PANDAS_TARGET.get(size)
+            parts.append(f"tiers {p.wall / t.wall:.2f}x faster than pandas (CPU "
+                         f"{p.cpu / t.cpu:.2f}x" + (f"; target >= {goal}x)" if goal else ")"))
         if NODUP in by:
             parts.append(f"without duplicate checks tiers/SQL time "
                          f"{by[NODUP].wall / s.wall:.2f}x")
+        if SPARK in by:
+            parts.append(f"on pyspark (local mode) {by[SPARK].wall:.2f} s, "
+                         f"{by[SPARK].wall / s.wall:.2f}x the SQL")
         lines.append(f"- {size}: " + "; ".join(parts) + f"; tier counts identical "
                      f"({', '.join(f'{k} {v:,}' for k, v in sorted(t.counts.items()))}).")
     (hw, hc), (pw, pc) = help_s["tiers --help"], help_s["python -c pass"]
     lines += ["", f"`tiers --help` start-up (output piped): {hw:.2f} s wall, {hc:.2f} s CPU, "
               f"median of 7 (target < 0.3 s); a bare `python -c pass` took {pw:.2f} s wall, "
-              f"{pc:.2f} s CPU at the same time.", ""]
+              f"{pc:.2f} s CPU at the same time. " + LOAD_NOTE, ""]
     return "\n".join(lines)
 
 
-def _mem_gb() -> float:
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    except (ValueError, OSError):
-        return 0.0
-
-
 def write_section(body: str, name: str = SECTION, path: Path = DOC) -> None:
-    """Replace our section between its markers in docs/performance.md (append if absent)."""
-    start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
-    block = f"{start}\n{body.rstrip()}\n{end}"
-    text = path.read_text(encoding="utf-8") if path.exists() else (
-        "# Performance\n\nFigures written by the benchmark scripts; each script owns one "
-        "section between its markers.\n")
-    if start in text and end in text:
-        before, rest = text.split(start, 1)
-        after = rest.split(end, 1)[1]
-        text = before + block + after
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    write_doc_section(name, body, path)
 
 
 def main() -> None:
@@ -274,10 +264,13 @@ def main() -> None:
     print(f"start-up (wall, cpu): {help_s}", file=sys.stderr)
     body = render(results, help_s)
     print(body)
+    default = args.sizes == parser.get_default("sizes")
+    section = args.section or ("scale" if default else "scale-" + "-".join(args.sizes))
+    save_result(section, {
+        size: {m.name: {"wall": m.wall, "cpu": m.cpu, "peak_mb": m.peak_mb} for m in ms}
+        for size, ms in results.items()})
     if not args.no_write:
-        default = args.sizes == parser.get_default("sizes")
-        write_section(body, args.section or ("scale" if default else
-                                             "scale-" + "-".join(args.sizes)))
+        write_section(body, section)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from measure import (
     child_env,
     machine_line,
     repeated,
+    save_result,
     spread,
     tiers_cmd,
     write_section,
@@ -56,10 +57,11 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="do not touch docs/")
     args = parser.parse_args()
     env = child_env()
-    rows = []
+    rows, figures = [], {}
     for label, cmd, target in COMMANDS:
         runs = repeated(label, cmd, args.repeat, env)
         med, lo, hi = spread([r.wall for r in runs])
+        figures[label] = {"median": med, "min": lo, "max": hi, "target": target}
         cpu = statistics.median(r.cpu for r in runs)
         peak = max(r.peak_mb for r in runs)
         loads = [r.load for r in runs]
@@ -84,6 +86,7 @@ def main() -> None:
         LOAD_NOTE,
     ]) + "\n"
     print(body)
+    save_result("small", figures)
     if not args.no_write:
         write_section("small", body)
 
