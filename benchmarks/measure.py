@@ -15,6 +15,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -66,16 +67,70 @@ class Measured:
     extra: dict = field(default_factory=dict)
 
 
+def tree_usage(root: int) -> dict[int, tuple[float, float]]:
+    """(resident MB, CPU seconds so far) of ``root`` and each of its descendants, from /proc
+    (Linux)."""
+    children: dict[int, list[int]] = {}
+    usage: dict[int, tuple[float, float]] = {}
+    page, tick = os.sysconf("SC_PAGE_SIZE"), os.sysconf("SC_CLK_TCK")
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(entry.name)
+        # after the command name: state, ppid, ... utime (11), stime (12) ... rss (21)
+        children.setdefault(int(fields[1]), []).append(pid)
+        usage[pid] = (int(fields[21]) * page / 2**20,
+                      (int(fields[11]) + int(fields[12])) / tick)
+    out, todo = {}, [root]
+    while todo:
+        pid = todo.pop()
+        if pid in usage:
+            out[pid] = usage[pid]
+        todo += children.get(pid, [])
+    return out
+
+
+class TreeSampler(threading.Thread):
+    """Peak resident memory of a process tree, sampled every ``interval`` seconds: for
+    contenders whose helpers outlive the wait (Spark's JVM is never waited for, so ``wait4``
+    does not count it)."""
+
+    def __init__(self, pid: int, interval: float = 0.25):
+        super().__init__(daemon=True)
+        self.pid, self.interval, self.peak = pid, interval, 0.0
+        self.cpu: dict[int, float] = {}   # last CPU seconds seen per process of the tree
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            now = tree_usage(self.pid)
+            self.peak = max(self.peak, sum(rss for rss, _ in now.values()))
+            self.cpu.update({pid: cpu for pid, (_, cpu) in now.items()})
+            self.done.wait(self.interval)
+
+
 def run_process(name: str, cmd: Sequence[str], env: dict[str, str] | None = None,
-                cwd: Path = ROOT, check: bool = True) -> Measured:
+                cwd: Path = ROOT, check: bool = True, tree: bool = False) -> Measured:
     """Run ``cmd``: wall time from spawn to exit, CPU (user + system) and peak resident memory
-    of the process and the children it waited for (``wait4``)."""
+    of the process and the children it waited for (``wait4``); with ``tree``, the peak is also
+    sampled over every descendant, waited for or not, and the larger figure kept."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         proc = subprocess.Popen(list(cmd), stdout=out, stderr=err,
                                 env=env if env is not None else child_env(), cwd=cwd)
+        sampler = TreeSampler(proc.pid) if tree else None
+        if sampler:
+            sampler.start()
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - started
+        if sampler:
+            sampler.done.set()
+            sampler.join()
         code = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
@@ -84,8 +139,9 @@ def run_process(name: str, cmd: Sequence[str], env: dict[str, str] | None = None
     if check and code != 0:
         raise SystemExit(f"{name} failed (exit {code}): {' '.join(cmd)}\n{stderr[-3000:]}")
     # ru_maxrss is in kilobytes on Linux
-    return Measured(name, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024,
-                    os.getloadavg()[0], stdout, stderr)
+    peak = max(usage.ru_maxrss / 1024, sampler.peak if sampler else 0.0)
+    cpu = max(usage.ru_utime + usage.ru_stime, sum(sampler.cpu.values()) if sampler else 0.0)
+    return Measured(name, wall, cpu, peak, os.getloadavg()[0], stdout, stderr)
 
 
 def repeated(name: str, cmd: Sequence[str], times: int, env: dict[str, str] | None = None,
