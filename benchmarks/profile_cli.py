@@ -181,7 +181,7 @@ def what(query: dict) -> str:
 
 def render(commands: list[dict], duck: list[dict]) -> str:
     lines = [
-        "## Where the time goes (before)",
+        "## Profile: where the seconds of a command go",
         "",
         f"`python benchmarks/profile_cli.py` ({machine_line()} when writing). Wall time "
         "without the profiler, then the stages of the same command under cProfile: inclusive "

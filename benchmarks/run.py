@@ -138,7 +138,8 @@ def bench_size(size: str, repeat: int, pandas: bool, spark: bool) -> tuple[list[
 
 def render(results: dict[str, list[Result]], notes: dict[str, str], repeat: int) -> str:
     lines = [
-        "## Scale: tiers vs hand-written DuckDB SQL vs pandas",
+        f"## Bench ruleset at {', '.join(results)} orders: tiers vs hand-written DuckDB SQL "
+        "vs pandas",
         "",
         f"Measured by `python benchmarks/run.py` ({machine_line()} when writing). Each figure "
         f"is one process from start to exit (median of {repeat} below 100M orders, Spark "
