@@ -72,9 +72,9 @@ def load(name: str) -> dict | None:
 
 
 def row(figure: str, value: float | None, target: str, met: bool | None, when: dict | None,
-        unit: str = "x") -> str:
-    shown = "not measured" if value is None else (f"{value:.2f} s" if unit == "s"
-                                                  else f"{value:.2f}x")
+        unit: str = "x", missing: str = "not measured") -> str:
+    shown = missing if value is None else (f"{value:.2f} s" if unit == "s"
+                                           else f"{value:.2f}x")
     verdict = "-" if met is None else ("yes" if met else "no")
     stamp = f"{when['date']}, load {when['load']}" if when else "-"
     return f"| {figure} | {shown} | {target} | {verdict} | {stamp} |"
@@ -122,7 +122,9 @@ def summary() -> str:
                     lines.append(row(f"bench ruleset 1M on `--engine pyspark` ({label} "
                                      "source): wall", spark["wall"] if spark else None,
                                      "re-measured, works", None if label == "CSV" else
-                                     spark is not None, res, unit="s"))
+                                     spark is not None, res, unit="s",
+                                     missing="failed (see the 1M section)" if res else
+                                     "not measured"))
     for size in ("1M", "10M"):
         res = load(f"retail-{size}") or {}
         dry, sql = res.get("tiers run --dry-run"), res.get("DuckDB SQL")

@@ -171,8 +171,9 @@ def render(results: dict[str, list[Result]], notes: dict[str, str], repeat: int)
                  f"tiers/SQL memory {t.peak_mb / s.peak_mb:.2f}x (target <= 2x)"]
         if p:
             goal = PANDAS_TARGET.get(size)
-            parts.append(f"tiers {p.wall / t.wall:.2f}x faster than pandas (CPU "
-                         f"{p.cpu / t.cpu:.2f}x" + (f"; target >= {goal}x)" if goal else ")"))
+            parts.append(f"pandas/tiers time {p.wall / t.wall:.2f}x (CPU {p.cpu / t.cpu:.2f}x"
+                         + (f"; target >= {goal}x, i.e. tiers that much faster)" if goal
+                            else ")"))
         parts.append(f"without duplicate checks tiers/SQL time {by[NODUP].wall / s.wall:.2f}x")
         for name in (SPARK, SPARK_CSV):
             if name in by:
