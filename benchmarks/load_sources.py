@@ -184,8 +184,8 @@ engine a checked lazy table.
 |---|---|---:|---:|
 """ + "\n".join(lines) + "\n\n" + "; ".join(summary) + ". " + LOAD_NOTE + "\n"
     print(text)
-    save_result(SECTION, figures)
     if not args.no_write:
+        save_result(SECTION, figures)
         write_section(SECTION, text)
 
 

@@ -230,10 +230,10 @@ def main() -> None:
         result = bench(size, repeat)
         body = render(result)
         print(body)
-        save_result(f"retail-{size}", {n: {"wall": m.wall, "cpu": m.cpu, "peak_mb": m.peak_mb,
-                                           "stages": m.extra}
-                                       for n, m in result["results"].items()})
         if not args.no_write:
+            save_result(f"retail-{size}", {
+                n: {"wall": m.wall, "cpu": m.cpu, "peak_mb": m.peak_mb, "stages": m.extra}
+                for n, m in result["results"].items()})
             write_section(f"retail-{size}", body)
 
 

@@ -205,10 +205,10 @@ def main() -> None:
     print(body)
     default = args.sizes == parser.get_default("sizes")
     section = args.section or ("scale" if default else "scale-" + "-".join(args.sizes))
-    save_result(section, {
-        size: {m.name: {"wall": m.wall, "cpu": m.cpu, "peak_mb": m.peak_mb} for m in ms}
-        for size, ms in results.items()})
     if not args.no_write:
+        save_result(section, {
+            size: {m.name: {"wall": m.wall, "cpu": m.cpu, "peak_mb": m.peak_mb} for m in ms}
+            for size, ms in results.items()})
         write_section(section, body)
 
 

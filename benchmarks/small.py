@@ -86,8 +86,8 @@ def main() -> None:
         LOAD_NOTE,
     ]) + "\n"
     print(body)
-    save_result("small", figures)
     if not args.no_write:
+        save_result("small", figures)
         write_section("small", body)
 
 
