@@ -1,60 +1,60 @@
 """Benchmark `tiers run` against hand-written DuckDB SQL and a pandas script, on the same file.
 
     python benchmarks/run.py                   # 100k, 1M and 10M orders (generated if missing)
+    python benchmarks/run.py 10M --repeat 1 --section scale-10M
     python benchmarks/run.py 100M --no-pandas  # the out-of-core size
     python benchmarks/run.py 1M --spark        # also `tiers run --engine pyspark`
 
 Each contender is its own process, timed from start to exit, with its peak resident memory
-(``wait4`` rusage). The tier counts of all contenders must be identical, or the script fails.
-Figures are printed and written to docs/performance.md between the ``bench:scale`` markers.
+(``wait4`` rusage; for Spark also sampled over the whole process tree, since the JVM is never
+waited for). The tier counts of all contenders must be identical, or the script fails. Figures
+are printed and written to docs/performance.md between the ``bench:scale`` markers (or the
+section given).
+
+When `--engine pyspark` cannot read the Parquet file, the failure is reported and Spark is
+measured on the CSV copy of the same orders instead, beside DuckDB on that CSV.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import statistics
 import subprocess
 import sys
-import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-DATA = ROOT / "bench-data"
-DOC = ROOT / "docs" / "performance.md"
+sys.path.insert(0, str(HERE))
+from measure import (  # noqa: E402
+    LOAD_NOTE,
+    child_env,
+    data_dir,
+    machine_line,
+    run_process,
+    save_result,
+    tiers_cmd,
+    write_section,
+)
+
 SECTION = "scale"
-BIN = Path(sys.executable).parent
+# tiers/SQL wall time by size, and how many times faster than pandas tiers should be (issue 13)
+TIME_TARGET = {"1M": 1.5, "10M": 1.3}
+PANDAS_TARGET = {"10M": 2.5}
+TIERS, SQL, PANDAS = "tiers run", "DuckDB SQL", "pandas"
+NODUP = "tiers run, no duplicate checks"
+SPARK = "tiers run (pyspark)"
+SPARK_CSV = "tiers run (pyspark), csv source"
+DUCK_CSV = "tiers run (duckdb), csv source"
 
 
 @dataclass
-class Measured:
+class Result:
     name: str
     wall: float
     cpu: float
     peak_mb: float
     counts: dict[str, int]
-
-
-def timed(name: str, cmd: list[str], env: dict[str, str] | None = None) -> Measured:
-    """Run ``cmd``; wall time from spawn to exit, peak RSS of the process (and children)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        started = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=ROOT)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read().decode(), err.read().decode()
-    if proc.returncode != 0:
-        raise SystemExit(f"{name} failed ({proc.returncode}):\n{stderr[-3000:]}")
-    return Measured(name, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024,
-                    parse_counts(stdout))
 
 
 def parse_counts(stdout: str) -> dict[str, int]:
@@ -64,134 +64,99 @@ def parse_counts(stdout: str) -> dict[str, int]:
     return {k: v for k, v in data.items() if v}
 
 
-def tiers_env() -> tuple[str, dict[str, str]]:
-    """The Parquet source type to use, and the environment that makes it available.
-
-    Uses the built-in ``parquet`` source when tiers has one; otherwise registers
-    ``benchmarks/parquet_plugin.py`` the way an installed plugin is: a ``tiers`` entry point.
-    """
-    env = dict(os.environ)
-    probe = subprocess.run([str(BIN / "tiers"), "plugins", "--json"], capture_output=True,
-                           text=True, check=True, env=env)
-    sources = {s for p in json.loads(probe.stdout) for s in p.get("sources", [])}
-    if "parquet" in sources:
-        return "parquet", env
-    dist = Path(tempfile.mkdtemp(prefix="tiers-bench-plugin-"))
-    info = dist / "tiers_bench_parquet-0.0.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: tiers-bench-parquet\nVersion: 0.0.0\n")
-    (info / "entry_points.txt").write_text("[tiers]\nbench_parquet = parquet_plugin\n")
-    env["PYTHONPATH"] = os.pathsep.join([str(dist), str(HERE), env.get("PYTHONPATH", "")])
-    return "bench_parquet", env
+def median_run(name: str, cmd: list[str], repeat: int, tree: bool = False) -> Result:
+    runs = [run_process(name, cmd, child_env(), tree=tree) for _ in range(repeat)]
+    best = sorted(runs, key=lambda m: m.wall)[(len(runs) - 1) // 2]
+    print(f"  {name:<34} {best.wall:8.2f} s  cpu {best.cpu:7.2f} s  {best.peak_mb:8.0f} MB  "
+          f"(runs: {', '.join(f'{r.wall:.2f}' for r in runs)}; load {best.load:.1f})",
+          file=sys.stderr)
+    return Result(name, best.wall, best.cpu, best.peak_mb, parse_counts(best.stdout))
 
 
-def dry_run_flag() -> list[str]:
-    help_text = subprocess.run([str(BIN / "tiers"), "run", "--help"], capture_output=True,
-                               text=True, check=True).stdout
-    return ["--dry-run"] if "--dry-run" in help_text else []
-
-
-def ensure_data(size: str) -> Path:
-    path = DATA / f"orders_{size}.parquet"
+def ensure_data(size: str, fmt: str = "parquet") -> Path:
+    path = data_dir() / f"orders_{size}.{fmt}"
     if not path.exists():
-        subprocess.run([sys.executable, str(HERE / "generate.py"), size, "--format", "parquet"],
-                       check=True)
+        subprocess.run([sys.executable, str(HERE / "generate.py"), size, "--format", fmt,
+                        "--out", str(data_dir())], check=True)
     return path
 
 
 def write_ruleset(size: str, orders: Path, source_type: str, checks: bool = True) -> Path:
     text = (HERE / "ruleset.yaml.in").read_text(encoding="utf-8")
     text = text.format(source_type=source_type, orders=orders)
-    path = DATA / f"bench_{size}.yaml"
+    suffix = "" if source_type == "parquet" else f"_{source_type}"
+    path = data_dir() / f"bench_{size}{suffix}.yaml"
     if not checks:  # the same run without the duplicate checks (one hash pass over order ids)
         text = text.replace(f"    path: {orders}\n", f"    path: {orders}\n"
                             "    duplicate_order_ids: allow\n    duplicate_rows: allow\n")
-        path = DATA / f"bench_{size}_nodup.yaml"
+        path = path.with_name(path.stem + "_nodup.yaml")
     path.write_text(text, encoding="utf-8")
     return path
 
 
-def median_run(name: str, cmd: list[str], repeat: int,
-               env: dict[str, str] | None = None) -> Measured:
-    runs = [timed(name, cmd, env) for _ in range(repeat)]
-    best = sorted(runs, key=lambda m: m.wall)[len(runs) // 2]
-    print(f"  {name:<22} {best.wall:8.2f} s  cpu {best.cpu:7.2f} s  {best.peak_mb:8.0f} MB  "
-          f"(runs: {', '.join(f'{r.wall:.2f}' for r in runs)})", file=sys.stderr)
-    return best
+def tiers_run(ruleset: Path, *extra: str) -> list[str]:
+    return tiers_cmd("run", str(ruleset), "--format", "json", "--dry-run", *extra)
 
 
-def bench_size(size: str, repeat: int, pandas: bool, spark: bool) -> list[Measured]:
+def bench_size(size: str, repeat: int, pandas: bool, spark: bool) -> tuple[list[Result], str]:
     orders = ensure_data(size)
-    source_type, env = tiers_env()
-    ruleset = write_ruleset(size, orders, source_type)
+    ruleset = write_ruleset(size, orders, "parquet")
     py = sys.executable
+    note = ""
     print(f"{size} orders ({orders.stat().st_size / 1e6:,.0f} MB Parquet):", file=sys.stderr)
     results = [
-        median_run("tiers run", [str(BIN / "tiers"), "run", str(ruleset), "--format", "json",
-                                 *dry_run_flag()], repeat, env),
-        median_run("DuckDB SQL", [py, str(HERE / "sql_duckdb.py"), str(orders)], repeat),
+        median_run(TIERS, tiers_run(ruleset), repeat),
+        median_run(SQL, [py, str(HERE / "sql_duckdb.py"), str(orders)], repeat),
+        median_run(NODUP, tiers_run(write_ruleset(size, orders, "parquet", checks=False)),
+                   repeat),
     ]
-    if source_type == "parquet":
-        nodup = write_ruleset(size, orders, source_type, checks=False)
-        results.append(median_run(NODUP, [str(BIN / "tiers"), "run", str(nodup), "--format",
-                                          "json", *dry_run_flag()], repeat, env))
     if pandas:
-        results.append(median_run("pandas", [py, str(HERE / "pandas_job.py"), str(orders)],
+        results.append(median_run(PANDAS, [py, str(HERE / "pandas_job.py"), str(orders)],
                                   repeat))
     if spark:
-        results.append(median_run("tiers run (pyspark)", [
-            str(BIN / "tiers"), "run", str(ruleset), "--format", "json", "--engine", "pyspark",
-            *dry_run_flag()], 1, env))
+        try:
+            results.append(median_run(SPARK, tiers_run(ruleset, "--engine", "pyspark"), 1,
+                                      tree=True))
+        except SystemExit as exc:
+            error = next((line.strip() for line in str(exc).splitlines()
+                          if line.startswith("error:")), str(exc).splitlines()[0])
+            note = (f"`--engine pyspark` failed on the Parquet file: `{error}`; Spark was "
+                    "measured on the CSV copy of the same orders instead.")
+            print(f"  {note}", file=sys.stderr)
+            csv_ruleset = write_ruleset(size, ensure_data(size, "csv"), "csv")
+            results.append(median_run(SPARK_CSV, tiers_run(csv_ruleset, "--engine", "pyspark"),
+                                      1, tree=True))
+            results.append(median_run(DUCK_CSV, tiers_run(csv_ruleset), 1))
     reference = results[1].counts
     for m in results:
         if m.counts != reference:
             raise SystemExit(f"{size}: tier counts differ: {m.name} {m.counts} "
                              f"vs DuckDB SQL {reference}")
     print(f"  tier counts agree: {reference}", file=sys.stderr)
-    return results
+    return results, note
 
 
-NODUP = "tiers run, no duplicate checks"
-
-
-def startup(repeat: int = 7) -> dict[str, tuple[float, float]]:
-    """Median wall and CPU seconds of `tiers --help`, and of a bare interpreter for scale."""
-    out = {}
-    for label, cmd in (("tiers --help", [str(BIN / "tiers"), "--help"]),
-                       ("python -c pass", [sys.executable, "-c", "pass"])):
-        runs = []
-        for _ in range(repeat):
-            started = time.perf_counter()
-            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
-            _, _, usage = os.wait4(proc.pid, 0)
-            runs.append((time.perf_counter() - started, usage.ru_utime + usage.ru_stime))
-        out[label] = (statistics.median(r[0] for r in runs),
-                      statistics.median(r[1] for r in runs))
-    return out
-
-
-def render(results: dict[str, list[Measured]], help_s: dict[str, tuple[float, float]]) -> str:
+def render(results: dict[str, list[Result]], notes: dict[str, str], repeat: int) -> str:
     lines = [
-        "## Scale: tiers vs hand-written DuckDB SQL vs pandas",
+        f"## Bench ruleset at {', '.join(results)} orders: tiers vs hand-written DuckDB SQL "
+        "vs pandas",
         "",
-        f"Measured {time.strftime('%Y-%m-%d')} by `python benchmarks/run.py` on "
-        f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}, "
-        f"{_mem_gb():.0f} GB RAM (load average {os.getloadavg()[0]:.1f} when writing). "
-        "Each figure is one process from start to exit (median of the runs made); peak memory "
-        "is its maximum resident set. Data: `benchmarks/generate.py` (customers about a tenth of "
+        f"Measured by `python benchmarks/run.py` ({machine_line()} when writing). Each figure "
+        f"is one process from start to exit (median of {repeat} below 100M orders, Spark "
+        "once); peak memory is its maximum resident set (for Spark, the whole process tree "
+        "with the JVM, sampled). Data: `benchmarks/generate.py` (customers about a tenth of "
         "orders, skewed order counts, lognormal amounts, 3 % refunds, two years), read as "
         "Parquet; ruleset: spend + frequency thresholds over 365 days "
-        "(`benchmarks/ruleset.yaml.in`). `tiers run` loads through the built-in `parquet` source "
-        "with its default row checks (reject reasons, exact duplicate rows, duplicate order "
-        "ids); the last row turns the duplicate checks off.",
+        "(`benchmarks/ruleset.yaml.in`). `tiers run --dry-run` loads through the built-in "
+        "`parquet` source with its default row checks (reject reasons, exact duplicate rows, "
+        "duplicate order ids); the `no duplicate checks` row turns the duplicate checks off.",
         "",
         "| orders | contender | wall (s) | CPU (s) | peak memory (MB) | time vs SQL "
         "| CPU vs SQL | memory vs SQL |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for size, ms in results.items():
-        sql = next(m for m in ms if m.name == "DuckDB SQL")
+        sql = next(m for m in ms if m.name == SQL)
         for m in ms:
             lines.append(f"| {size} | {m.name} | {m.wall:.2f} | {m.cpu:.2f} | {m.peak_mb:,.0f} | "
                          f"{m.wall / sql.wall:.2f}x | {m.cpu / sql.cpu:.2f}x | "
@@ -199,47 +164,25 @@ def render(results: dict[str, list[Measured]], help_s: dict[str, tuple[float, fl
     lines.append("")
     for size, ms in results.items():
         by = {m.name: m for m in ms}
-        t, s, p = by["tiers run"], by["DuckDB SQL"], by.get("pandas")
-        parts = [f"tiers/SQL time {t.wall / s.wall:.2f}x (CPU {t.cpu / s.cpu:.2f}x; "
-                 "target <= 1.5x)",
+        t, s, p = by[TIERS], by[SQL], by.get(PANDAS)
+        target = TIME_TARGET.get(size)
+        parts = [f"tiers/SQL time {t.wall / s.wall:.2f}x (CPU {t.cpu / s.cpu:.2f}x"
+                 + (f"; target <= {target}x)" if target else ")"),
                  f"tiers/SQL memory {t.peak_mb / s.peak_mb:.2f}x (target <= 2x)"]
         if p:
-            parts.append(f"pandas/tiers time {p.wall / t.wall:.2f}x (CPU {p.cpu / t.cpu:.2f}x; "
-                         "target >= 3x)")
-        if NODUP in by:
-            parts.append(f"without duplicate checks tiers/SQL time "
-                         f"{by[NODUP].wall / s.wall:.2f}x")
+            goal = PANDAS_TARGET.get(size)
+            parts.append(f"pandas/tiers time {p.wall / t.wall:.2f}x (CPU {p.cpu / t.cpu:.2f}x"
+                         + (f"; target >= {goal}x, i.e. tiers that much faster)" if goal
+                            else ")"))
+        parts.append(f"without duplicate checks tiers/SQL time {by[NODUP].wall / s.wall:.2f}x")
+        for name in (SPARK, SPARK_CSV):
+            if name in by:
+                parts.append(f"{name} {by[name].wall:.2f} s")
         lines.append(f"- {size}: " + "; ".join(parts) + f"; tier counts identical "
-                     f"({', '.join(f'{k} {v:,}' for k, v in sorted(t.counts.items()))}).")
-    (hw, hc), (pw, pc) = help_s["tiers --help"], help_s["python -c pass"]
-    lines += ["", f"`tiers --help` start-up (output piped): {hw:.2f} s wall, {hc:.2f} s CPU, "
-              f"median of 7 (target < 0.3 s); a bare `python -c pass` took {pw:.2f} s wall, "
-              f"{pc:.2f} s CPU at the same time.", ""]
+                     f"({', '.join(f'{k} {v:,}' for k, v in sorted(t.counts.items()))})."
+                     + (f" {notes[size]}" if notes.get(size) else ""))
+    lines += ["", LOAD_NOTE, ""]
     return "\n".join(lines)
-
-
-def _mem_gb() -> float:
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    except (ValueError, OSError):
-        return 0.0
-
-
-def write_section(body: str, name: str = SECTION, path: Path = DOC) -> None:
-    """Replace our section between its markers in docs/performance.md (append if absent)."""
-    start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
-    block = f"{start}\n{body.rstrip()}\n{end}"
-    text = path.read_text(encoding="utf-8") if path.exists() else (
-        "# Performance\n\nFigures written by the benchmark scripts; each script owns one "
-        "section between its markers.\n")
-    if start in text and end in text:
-        before, rest = text.split(start, 1)
-        after = rest.split(end, 1)[1]
-        text = before + block + after
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
 
 
 def main() -> None:
@@ -251,33 +194,22 @@ def main() -> None:
     parser.add_argument("--no-pandas", action="store_true", help="skip the pandas script")
     parser.add_argument("--spark", action="store_true", help="also run on pyspark local mode")
     parser.add_argument("--no-write", action="store_true", help="do not touch docs/")
-    parser.add_argument("--startup-only", action="store_true",
-                        help="only measure `tiers --help` (section `startup`)")
     parser.add_argument("--section", help="docs/performance.md section to replace (default: "
                         "`scale` for the default sizes, else `scale-<sizes>`)")
     args = parser.parse_args()
-    if args.startup_only:
-        (hw, hc), (pw, pc) = startup().values()
-        body = (f"## Start-up\n\n`tiers --help` (output piped), median of 7 on "
-                f"{os.cpu_count()} cores shared with other work: {hw:.2f} s wall, {hc:.2f} s CPU "
-                f"(target < 0.3 s); a bare `python -c pass` took {pw:.2f} s wall, {pc:.2f} s CPU "
-                "at the same time.\n")
-        print(body)
-        if not args.no_write:
-            write_section(body, "startup")
-        return
-    results = {}
+    results, notes = {}, {}
     for size in args.sizes:
         repeat = 1 if size == "100M" else args.repeat
-        results[size] = bench_size(size, repeat, not args.no_pandas, args.spark)
-    help_s = startup()
-    print(f"start-up (wall, cpu): {help_s}", file=sys.stderr)
-    body = render(results, help_s)
+        results[size], notes[size] = bench_size(size, repeat, not args.no_pandas, args.spark)
+    body = render(results, notes, args.repeat)
     print(body)
+    default = args.sizes == parser.get_default("sizes")
+    section = args.section or ("scale" if default else "scale-" + "-".join(args.sizes))
     if not args.no_write:
-        default = args.sizes == parser.get_default("sizes")
-        write_section(body, args.section or ("scale" if default else
-                                             "scale-" + "-".join(args.sizes)))
+        save_result(section, {
+            size: {m.name: {"wall": m.wall, "cpu": m.cpu, "peak_mb": m.peak_mb} for m in ms}
+            for size, ms in results.items()})
+        write_section(section, body)
 
 
 if __name__ == "__main__":

@@ -47,7 +47,7 @@ def main() -> None:
     import ibis
     import parquet_plugin
     import pyarrow as pa
-    from run import write_section
+    from measure import write_section
 
     from tiers.core.plugins import get_plugin_manager
     from tiers.engine.backends import connect
@@ -107,7 +107,7 @@ def main() -> None:
     for label, n, e, b, t, ev, _ in rows:
         body += f"| {label} | {n:,} | {e:,} | {b:.2f} s | {t:.2f} s | {ev:.2f} s |\n"
     body += "\nEvents: " + "; ".join(f"{r[0]}: {r[6]}" for r in rows) + "\n"
-    write_section(body, name="semantics")
+    write_section("semantics", body)
 
 
 if __name__ == "__main__":
