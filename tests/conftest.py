@@ -17,7 +17,7 @@ HERE = Path(__file__).resolve().parent
 SLOW_MODULES = frozenset({
     "test_spark_engine.py", "test_semantics_spark.py",  # PySpark in local mode
     "test_report_browser.py",  # Chromium through playwright
-    "test_example_plugin.py",  # pip installs into a virtualenv
+    "test_example_plugin.py", "test_action_plugins.py",  # pip installs into a virtualenv
     # the bundled sample rulesets (4,000 customers) evaluated end to end, several times
     "test_rulesets.py", "test_retail_actions.py", "test_cli.py", "test_explain.py",
     "test_explain_live_state.py", "test_materialize.py",
