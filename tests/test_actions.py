@@ -61,9 +61,11 @@ def test_when_selects_customers(tmp_path, when, expected):
 
 def test_when_segment_and_event_select_from_the_run(tmp_path):
     """Segments and events come from the engine; here given directly as the plan input."""
+    import ibis
     import pyarrow as pa
 
-    from tiers.actions.plan import plan_input
+    from tiers.actions.select import select
+    from tiers.core.action import PlanInput
     from tiers.core.plugins import get_plugin_manager
     from tiers.ruleset.loader import load_ruleset
 
@@ -84,8 +86,8 @@ def test_when_segment_and_event_select_from_the_run(tmp_path):
     events = pa.table({"customer_id": ["C1", "C2", "C3"],
                        "event": ["upgraded", "upgraded", "upgraded"],
                        "detail": ["vip", "vip", "senior"]})
-    inp = plan_input("shop", dt.datetime(2026, 6, 1), table, events,
-                     ["normal", "senior", "vip"])
+    inp = PlanInput("shop", dt.datetime(2026, 6, 1), ibis.memtable(table),
+                    ibis.memtable(events), table, ["normal", "senior", "vip"], selector=select)
     seg, up = loaded.actions
     assert [(i.customer_id, i.event, i.detail) for i in seg.plan(inp)] == [
         ("C1", "segment", "returning"), ("C3", "segment", "returning")]

@@ -104,8 +104,8 @@ def run_job(loaded: LoadedRuleset, instant: dt.datetime, con: Any,
         inputs = None
         if loaded.actions and (store is not None or dry_run) and not backdated:
             t0 = time.perf_counter()
-            inputs = plan_input(loaded.name, result.as_of, result.table, result.events,
-                                loaded.model.tier_ids(), store)
+            inputs = plan_input(loaded.name, result.as_of, result.evaluation, result.table,
+                                store)
             result.plans = plan_actions(loaded, inputs, store)
             result.timings["plan"] = time.perf_counter() - t0
         if handle is not None:

@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 from tiers.actions.select import select
 from tiers.core.action import Action, Intent, PlanInput
+from tiers.engine.fetch import to_arrow
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from tiers.engine.evaluate import Evaluation
     from tiers.ruleset.loader import LoadedRuleset
 
 
@@ -28,14 +30,15 @@ class ActionPlan:
         return len(self.intents) - self.known
 
 
-def plan_input(ruleset: str, as_of: dt.datetime, rows: pa.Table, events: pa.Table | None,
-               tier_ids: list[str], store: Any = None) -> PlanInput:
-    """What actions plan from: the per-customer rows (and events) as in-memory Ibis tables."""
-    import ibis
-
-    return PlanInput(ruleset, as_of, ibis.memtable(rows),
-                     ibis.memtable(events) if events is not None else None, rows, tier_ids,
-                     store, selector=select)
+def plan_input(ruleset: str, as_of: dt.datetime, evaluation: Evaluation, rows: pa.Table,
+               store: Any = None) -> PlanInput:
+    """What actions plan from: the settled evaluation, whose result and events the backend
+    holds already, and its rows as fetched."""
+    evaluation.settle()
+    con = evaluation.con
+    return PlanInput(ruleset, as_of, evaluation.table, evaluation.events, rows,
+                     evaluation.ruleset.model.tier_ids(), store, selector=select,
+                     fetcher=lambda expr: to_arrow(con, expr))
 
 
 def plan_actions(loaded: LoadedRuleset, inp: PlanInput, store: Any) -> list[ActionPlan]:

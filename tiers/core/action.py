@@ -163,6 +163,12 @@ class PlanInput:
     store: Any = None            # the state store (read only) or None
     #: the framework's ``when:`` selection (tiers.actions.select)
     selector: Selector | None = None
+    #: runs an expression over these tables on their backend (tiers.engine.fetch)
+    fetcher: Callable[[ir.Table], pa.Table] | None = None
+
+    def fetch(self, expr: ir.Table) -> pa.Table:
+        """Run ``expr`` (built on :attr:`table` or :attr:`events`) and return its rows."""
+        return self.fetcher(expr) if self.fetcher is not None else expr.to_pyarrow()
 
     def select(self, when: When, action_id: str) -> ir.Table:
         """customer_id, event, detail and the customer's row, for each customer ``when``
@@ -286,7 +292,7 @@ class Action(Component):
         """The intents of this run: one per customer and event ``when:`` selects, keyed by
         (ruleset, action, customer, event, period). No side effects: a dry run shows them."""
         selected = self.select(inp).order_by("customer_id", "event")
-        rows = selected.to_pyarrow().to_pylist()
+        rows = inp.fetch(selected).to_pylist()
         period = period_label(inp.as_of, self.config.period)
         intents = []
         for row in rows:

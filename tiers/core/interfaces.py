@@ -121,6 +121,13 @@ class Source(Component):
         """Return the table as an Ibis table on the backend ``con``; no per-row Python."""
         raise NotImplementedError
 
+    def load_only(self, con: Any, customer_ids: Sequence[str]) -> ir.Table:
+        """Only these customers' rows (``tiers explain``, `tiers serve` simulations). The
+        default filters :meth:`load`; a source that can read less (a filter pushed into its
+        scan or query) overrides it. Must not write anything: it sees a part of the data."""
+        table = self.load(con)
+        return table.filter(table.customer_id.isin(list(customer_ids)))
+
 
 class Policy(Component):
     """Maps metrics to a candidate tier (``output = "tier"``) or to segment labels."""
@@ -132,6 +139,12 @@ class Policy(Component):
     def metrics(self) -> list[MetricSpec]:
         """The metrics this policy reads; requested through ``self.context.metric``."""
         return []
+
+    def reads_population(self) -> bool:
+        """True when what it grants a customer depends on the other customers (quintiles,
+        percentiles, min-max scaling): then one customer cannot be evaluated on their own rows
+        alone, and `tiers explain` evaluates everyone."""
+        return False
 
     def rank(self, table: ir.Table) -> ir.IntegerValue:
         """Ladder index granted per customer (0 = lowest tier), NULL where it grants nothing."""

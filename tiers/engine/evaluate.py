@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +14,7 @@ from tiers.engine.metrics import attach, customer_metrics
 from tiers.engine.pins import load_pins, pin_in_force
 from tiers.engine.retention import assign, tier_event
 from tiers.engine.segments import segment_conditions, segments_array
+from tiers.engine.stage import register
 from tiers.ruleset.conditions import CANDIDATE_ID
 
 if TYPE_CHECKING:
@@ -51,6 +53,16 @@ class Evaluation:
     metric_columns: list[str]
     policy_columns: dict[str, str]
     events: ir.Table | None = None
+    settled: bool = False
+
+    def settle(self) -> Evaluation:
+        """Compute the per-customer result once on the backend; ``table`` and ``events`` then
+        refer to it, so every later query (fetch, events, actions, explain) is small."""
+        if not self.settled:
+            self.table = register(self.con, self.table, "result")
+            self.events = events_table(self.table, self.ruleset.model.events, self.as_of)
+            self.settled = True
+        return self
 
 
 def rank_column(policy_id: str) -> str:
@@ -84,12 +96,14 @@ def combine(ranks: list[ir.IntegerValue], hit_policy: str) -> ir.IntegerValue:
 
 
 def add_policy_columns(loaded: LoadedRuleset, tables: dict[str, ir.Table], table: ir.Table,
-                       as_of: dt.datetime) -> ir.Table:
+                       as_of: dt.datetime, con: Any = None) -> ir.Table:
     """Join each policy's per-customer table, then add its output columns, in ruleset order."""
 
     for policy in loaded.policies:
         extra = policy.customer_table(tables, as_of)
         if extra is not None:
+            if con is not None:
+                extra = register(con, extra, f"{policy.id}_customers")
             table = attach(table, extra)
         columns = policy.columns(table)
         if columns:
@@ -212,12 +226,34 @@ def with_at_risk(loaded: LoadedRuleset, table: ir.Table, instant: dt.datetime) -
     return t
 
 
+def load_sources(loaded: LoadedRuleset, con: Any, customers: Sequence[str] | None = None
+                 ) -> dict[str, ir.Table]:
+    """Every source's table, each registered on ``con`` so that no later query compiles a
+    source's parsing again; with ``customers``, only their rows."""
+    tables = {}
+    for role, source in loaded.sources.items():
+        table = source.load(con) if customers is None else source.load_only(con, customers)
+        tables[role] = table if _is_plain(table) else register(con, table, f"source_{role}",
+                                                               view=True)
+    return tables
+
+
+def _is_plain(table: ir.Table) -> bool:
+    """A table the backend already names (nothing above it to compile)."""
+    import ibis.expr.operations as ops
+
+    return isinstance(table.op(), (ops.DatabaseTable, ops.InMemoryTable))
+
+
 def evaluate(loaded: LoadedRuleset, as_of: Any = None, con: Any = None,
-             previous: ir.Table | None = None) -> Evaluation:
+             previous: ir.Table | None = None, customers: Sequence[str] | None = None
+             ) -> Evaluation:
     """Build the lazy per-customer result and its events.
 
-    :param previous: the state after the last run (:data:`tiers.core.record.PREVIOUS_STATE_SCHEMA`)
-        on ``con``, or None for a first run (everyone ``entered``, nothing held).
+    :param previous: the state after the last run
+        (:data:`tiers.core.record.PREVIOUS_STATE_SCHEMA`) on ``con``, or None for a first run
+        (everyone ``entered``, nothing held).
+    :param customers: evaluate only these customers, reading only their rows (explain).
     """
     import ibis
 
@@ -228,14 +264,14 @@ def evaluate(loaded: LoadedRuleset, as_of: Any = None, con: Any = None,
 
         con = connect(loaded.model.engine)
     tier_ids = loaded.model.tier_ids()
-    tables = {}
-    for role, source in loaded.sources.items():
-        tables[role] = source.load(con)
-    table = customer_metrics(tables, loaded.metric_specs, instant)
+    tables = load_sources(loaded, con, customers)
+    if customers is not None and previous is not None:
+        previous = previous.filter(previous.customer_id.isin(list(customers)))
+    table = register(con, customer_metrics(tables, loaded.metric_specs, instant), "metrics")
     prev = _previous_columns(previous, tier_ids)
     if prev is not None:
         table = _include_previous_customers(table, prev, loaded)
-    table = add_policy_columns(loaded, tables, table, instant)
+    table = add_policy_columns(loaded, tables, table, instant, con)
 
     # candidates, then the hit policy: the tier entered on this run's metrics
     ranks, _ = candidate_ranks(loaded, table)

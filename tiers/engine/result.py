@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tiers.core.errors import DataError, TiersError
-from tiers.engine.backends.spark import is_spark
 from tiers.engine.evaluate import evaluate
 from tiers.engine.fetch import to_arrow, to_numpy
 
@@ -47,6 +46,8 @@ class RunResult:
     store_url: str | None = None
     dry_run: bool = False
     notes: list[str] = field(default_factory=list)
+    #: the settled evaluation on its backend, for what derives from the result (actions)
+    evaluation: Any = None
 
     @property
     def customers(self) -> int:
@@ -78,38 +79,25 @@ def summarize(loaded: LoadedRuleset, table: pa.Table) -> list[TierSummary]:
     return out
 
 
-EVENTS_FROM_ROWS = 200_000
-
-
 def materialize(loaded: LoadedRuleset, instant: dt.datetime, con: Any, previous: Any
                 ) -> RunResult:
-    """Evaluate (against ``previous`` state when the engine supports it) and run the
-    expression once."""
-
+    """Evaluate against ``previous`` state, compute the per-customer result once on the
+    backend, and fetch it and its events."""
     started = time.perf_counter()
     evaluation = evaluate(loaded, instant, con, previous=previous)
     try:
+        evaluation.settle()
         table = to_arrow(evaluation.con, evaluation.table)
-        events_expr = getattr(evaluation, "events", None)
-        if (events_expr is not None and not is_spark(evaluation.con)
-                and table.num_rows >= EVENTS_FROM_ROWS):
-            # events derive from the per-customer table alone: read them off the rows just
-            # fetched instead of evaluating the whole pipeline a second time. Below this size
-            # the second evaluation is cheaper than what scanning Arrow data costs DuckDB to
-            # start (it imports pyarrow.dataset, and that imports pandas: half a second).
-            import ibis
-
-            from tiers.engine.events import events_table
-
-            events_expr = events_table(ibis.memtable(table), loaded.model.events, instant)
-        events = to_arrow(evaluation.con, events_expr) if events_expr is not None else None
+        events = (to_arrow(evaluation.con, evaluation.events)
+                  if evaluation.events is not None else None)
     except TiersError:
         raise
     except Exception as exc:
         raise DataError(f"the engine could not evaluate {loaded.file}: {exc}") from None
     timings = {"evaluate": time.perf_counter() - started}
     result = RunResult(loaded, instant, table, evaluation.metric_columns,
-                       summarize(loaded, table), timings, events=events)
+                       summarize(loaded, table), timings, events=events,
+                       evaluation=evaluation)
     if events is not None:
         counts = events["event"].value_counts().to_pylist()
         result.event_counts = {c["values"]: c["counts"] for c in counts}

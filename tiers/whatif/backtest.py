@@ -280,6 +280,8 @@ def backtest(loaded: LoadedRuleset, dates: list[dt.datetime], con: Any = None,
         t0 = time.perf_counter()
         previous = ibis.memtable(state) if state is not None else None
         evaluation = evaluate(loaded, as_of, con, previous)
+        if with_actions:  # the actions' selections run on the result computed once
+            evaluation.settle()
         # one fetch per period: with actions, it also carries what their selections read
         cur = materialise(period_columns(evaluation, everything=with_actions), con,
                           f"{loaded.file} as of {as_of:%Y-%m-%d}")

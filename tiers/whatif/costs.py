@@ -69,22 +69,19 @@ def action_costs(evaluation: Evaluation, ledger: Ledger | None = None,
                  store: Any = None, table: pa.Table | None = None) -> list[ActionCost]:
     """Figures for every action of the evaluation's ruleset that hands something out.
 
-    The per-customer result (``table`` when the caller fetched it already) and the events,
-    when an action selects by event, are fetched once, as a live plan does; each action's
-    selection then runs on that in-memory table. With a state store, intents its ledger
-    already holds (issued earlier this period) are left out, as the next live run would.
+    The per-customer result is computed once on the backend (``table`` holds its rows when
+    the caller fetched them already), as for a live plan; each action's selection runs there.
+    With a state store, intents its ledger already holds (issued earlier this period) are left
+    out, as the next live run would.
     """
 
     actions = costed_actions(evaluation.ruleset)
     if not actions:
         return []
     con = evaluation.con
+    evaluation.settle()
     rows = table if table is not None else to_arrow(con, evaluation.table)
-    events = None
-    if evaluation.events is not None and any(a.config.when.event for a in actions):
-        events = to_arrow(con, evaluation.events)
-    loaded = evaluation.ruleset
-    inp = plan_input(loaded.name, evaluation.as_of, rows, events, loaded.model.tier_ids())
+    inp = plan_input(evaluation.ruleset.name, evaluation.as_of, evaluation, rows)
     out = []
     for action in actions:
         intents = to_arrow(con, action.cost_rows(inp))

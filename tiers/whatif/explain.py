@@ -97,8 +97,9 @@ def _one(con: Any, table: ir.Table, customer_id: str) -> list[dict[str, Any]]:
 
 def explain_customer(loaded: LoadedRuleset, customer_id: str, as_of: Any = None,
                      con: Any = None, previous: ir.Table | None = None) -> Explanation:
-
-    ev = evaluate(loaded, as_of, con, previous)
+    # the customer's own rows are enough, unless a policy ranks them against everyone
+    alone = not any(p.reads_population() for p in loaded.policies)
+    ev = evaluate(loaded, as_of, con, previous, customers=[customer_id] if alone else None)
     # each tier condition's verdict, computed in the engine like everything else
     flags = {_flag(kind, i): cond.fill_null(False) for kind in ("qualify", "maintain")
              for i, cond in compile_conditions(loaded, ev.table, kind).items()}

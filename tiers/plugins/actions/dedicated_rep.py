@@ -136,12 +136,12 @@ class DedicatedRepAction(Action):
         gone = assigned.anti_join(keep, "customer_id").order_by("customer_id")
         period = period_label(inp.as_of, self.config.period)
         intents = []
-        for row in new.to_pyarrow().to_pylist():
+        for row in inp.fetch(new).to_pylist():
             cid = str(row["customer_id"])
             intents.append(Intent(idempotency_key(inp.ruleset, self.id, cid, ASSIGN, period),
                                   self.id, self.name, cid, ASSIGN, row.get("tier"), period,
                                   {"tier": row.get("tier")}))
-        for cid in gone.to_pyarrow()["customer_id"].to_pylist():
+        for cid in inp.fetch(gone)["customer_id"].to_pylist():
             intents.append(Intent(idempotency_key(inp.ruleset, self.id, cid, RELEASE, period),
                                   self.id, self.name, cid, RELEASE, active[cid], period,
                                   {"rep_id": active[cid]}))

@@ -70,7 +70,7 @@ class ExportAction(Action):
 
         if self.config.what == "assignments":
             table = (inp.result if self.config.when.is_empty()
-                     else self.select(inp).drop("event", "detail").to_pyarrow())
+                     else inp.fetch(self.select(inp).drop("event", "detail")))
         elif self.config.what == "events":
             if inp.events is None:
                 table = pa.table({"customer_id": pa.array([], pa.string()),
@@ -82,7 +82,7 @@ class ExportAction(Action):
                 if wanted:
                     ev = ev.filter(ev.event.isin([wanted] if isinstance(wanted, str)
                                                  else wanted))
-                table = ev.to_pyarrow()
+                table = inp.fetch(ev)
         else:
             table = self._intents()
         if self.config.columns:

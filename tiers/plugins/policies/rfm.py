@@ -91,6 +91,9 @@ class RfmPolicy(Policy):
     def col(self, suffix: str) -> str:
         return f"{self.id}_{suffix}"
 
+    def reads_population(self) -> bool:
+        return self.config.method == "quintiles"
+
     def metrics(self) -> list[MetricSpec]:
         w = self.config.window
         return [self.context.metric("recency_days"), self.context.metric("orders", w),

@@ -57,6 +57,9 @@ class ScorePolicy(Policy):
     def score_column(self) -> str:
         return self.id if self.id != self.name else "score"
 
+    def reads_population(self) -> bool:
+        return True
+
     def metrics(self) -> list[MetricSpec]:
         return [self.context.metric(c.metric, self.config.window)
                 for c in self.config.components]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import Field
@@ -272,8 +272,8 @@ class ApiSource(TableSource):
         # the record paths were mapped while reading: fields already bear tiers' names
         return table
 
-    def row_check(self, con: Any) -> Any:
-        check = super().row_check(con)
+    def row_check(self, con: Any, only: Sequence[str] | None = None) -> Any:
+        check = super().row_check(con, only)
         check.options = check.options.model_copy(update={"columns": {}})
         return check
 

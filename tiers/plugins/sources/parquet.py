@@ -29,6 +29,7 @@ class ParquetSource(TableSource):
     name = "parquet"
     description = "Parquet files or a hive-partitioned directory"
     Config: ClassVar[type[ParquetConfig]] = ParquetConfig
+    stored = False  # typed rows: reading them again is cheaper than a copy
 
     def describe(self) -> str:
         return self.config.path

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,6 +94,12 @@ class RowCheck:
     backend: str = "duckdb"
     extra_reasons: list[tuple[Any, str]] = field(default_factory=list)
     con: Any = None  # the engine's backend, to fetch results without pandas
+    #: load only these customers' rows (explain, simulate): a read that writes no rejects
+    #: file and judges no reject share, since it sees a part of the data
+    only: Sequence[str] | None = None
+    #: keep a copy of the parsed rows (text formats, whose reading and parsing cost more than
+    #: a copy); typed formats are read again in each query instead
+    stored: bool = True
 
 
 def map_columns(raw: ir.Table, check: RowCheck) -> ir.Table:
@@ -323,22 +329,25 @@ def check_rows(raw: ir.Table, check: RowCheck, as_of: dt.datetime | None = None
     ``raw`` holds the data columns plus ``_tiers_file`` (index into ``check.origins``) and
     ``_tiers_line`` (line or record number to show in the rejects file).
 
-    Most loads are clean, so one aggregate pass first counts reject reasons and tells whether
-    duplicates are possible; a clean load stays a lazy expression the engine reads in its own
-    query. Only when something must be set aside are the checked rows materialised, with the
-    duplicate windows, so counts, rejects file and engine all see the same rows.
+    The parsed rows are computed once on the backend. Most loads are clean, so one aggregate
+    pass over them counts reject reasons and tells whether duplicates are possible; only when
+    something must be set aside are the duplicate windows applied, so counts, rejects file and
+    engine all see the same rows.
     """
     mapped = map_columns(raw, check)
     data_columns = [c for c in mapped.columns if not c.startswith("_tiers_")]
     parsed = parse_fields(mapped, check, as_of)
     counts: dict[str | None, int] = {}
     maybe_duplicates = True
-    if check.backend != "pyspark":
-        with _read_errors(check):
+    if check.only is not None and "customer_id" in parsed.columns:
+        # before anything is computed, so the backend parses only these customers' rows
+        parsed = parsed.filter(parsed.customer_id.isin(list(check.only)))
+    with _read_errors(check):
+        # the parsing expressions are compiled and run once; every later query (the checks,
+        # the engine's) reads the parsed rows by name
+        parsed = _materialise(check, parsed)
+        if check.backend != "pyspark":
             counts, maybe_duplicates = _first_pass(check, parsed, data_columns)
-    else:  # parsed values become plain columns before anything refers to them (_materialise)
-        with _read_errors(check):
-            parsed = _materialise(check, parsed)
     checked = parsed
     if set(counts) - {None} or maybe_duplicates:
         table = apply_duplicates(parsed, check.options, data_columns)
@@ -353,6 +362,9 @@ def check_rows(raw: ir.Table, check: RowCheck, as_of: dt.datetime | None = None
                         rows_loaded=counts.get(None, 0),
                         rejected={r: n for r, n in set_aside.items() if r not in HANDLED},
                         handled={r: n for r, n in set_aside.items() if r in HANDLED})
+    if check.only is not None:  # a part of the data: nothing to write or judge
+        internal = [c for c in checked.columns if c.startswith("_tiers_")]
+        return checked.filter(checked[REJECT].isnull()).drop(*internal), report
     if total == 0 and not check.options.allow_empty:
         raise SourceError(f"{check.label}: no rows to load\n"
                           "    fix: point the source at data with rows, or set "
@@ -430,6 +442,8 @@ def _materialise(check: RowCheck, table: ir.Table) -> ir.Table:
         return table.cache()
     if getattr(check.con, "name", "") == "duckdb":
         name = f"tiers_checked_{check.role}_{uuid.uuid4().hex[:8]}"
+        if not check.stored:
+            return check.con.create_view(name, table)
         return check.con.create_table(name, table, temp=True)
     # Spark inlines a projection into every expression that uses it, and the parsing
     # expressions are large: left lazy, each later reference to a parsed column repeats them,

@@ -47,6 +47,7 @@ class SqlSource(TableSource):
     name = "sql"
     description = "a table or query in a database (SQLAlchemy URL or Ibis backend)"
     Config: ClassVar[type[SqlConfig]] = SqlConfig
+    stored = False  # typed rows: reading them again is cheaper than a copy
 
     def describe(self) -> str:
         what = self.config.table or "query"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from tiers.core.errors import Problem, did_you_mean
@@ -30,6 +31,8 @@ class TableSource(Source):
     #: tell future-dated rows, which are later than both it and the real clock
     as_of: dt.datetime | None = None
     report: LoadReport | None = None
+    #: keep the parsed rows as a table (text formats); False reads the source again per query
+    stored: ClassVar[bool] = True
 
     @property
     def role(self) -> str:
@@ -70,11 +73,17 @@ class TableSource(Source):
                          f"columns: {', '.join(columns)}"))
         return problems
 
-    def row_check(self, con: Any) -> RowCheck:
+    def row_check(self, con: Any, only: Sequence[str] | None = None) -> RowCheck:
         return RowCheck(self.config, self.role, self.label, self.context, self.origins(),
-                        backend=backend_name(con), con=con)
+                        backend=backend_name(con), con=con, only=only, stored=self.stored)
+
+    def load_only(self, con: Any, customer_ids: Sequence[str]) -> ir.Table:
+        return self._load(con, customer_ids)
 
     def load(self, con: Any) -> ir.Table:
+        return self._load(con, None)
+
+    def _load(self, con: Any, only: Sequence[str] | None) -> ir.Table:
         from tiers import widen
 
         # same integer and float widths on every backend (see tiers.engine.readers)
@@ -83,5 +92,7 @@ class TableSource(Source):
         if as_of is None and self.context.ruleset.as_of is not None:
             d = self.context.ruleset.as_of
             as_of = dt.datetime(d.year, d.month, d.day)
-        table, self.report = check_rows(raw, self.row_check(con), as_of)
+        table, report = check_rows(raw, self.row_check(con, only), as_of)
+        if only is None:
+            self.report = report
         return table

@@ -1,0 +1,42 @@
+"""Compile once: each stage of an evaluation is registered on the backend, so the next stage's
+query refers to a small table node instead of the whole expression below it.
+
+Ibis compiles an expression graph to SQL afresh for every query, and the cost follows the size
+of the graph, not of the data. A DuckDB temporary table (or view, when recomputing is cheaper
+than keeping a copy) or a Spark checkpoint ends the graph: later queries start from its name.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from typing import TYPE_CHECKING, Any
+
+from tiers.engine.backends.spark import is_spark
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+_names = itertools.count()
+
+
+def stage_name(label: str) -> str:
+    return f"tiers_{label}_{os.getpid()}_{next(_names)}"
+
+
+def register(con: Any, expr: ir.Table, label: str, *, view: bool = False) -> ir.Table:
+    """``expr`` computed once on ``con`` and named there; returns the table that refers to it.
+
+    ``view``: on DuckDB, name the query instead of storing its rows (for cheap scans that a
+    copy would only slow down, such as a typed Parquet file)."""
+    name = stage_name(label)
+    if is_spark(con):
+        from tiers.engine.fetch import spark_frame
+
+        spark_frame(con, expr).localCheckpoint(eager=True).createOrReplaceTempView(name)
+        return con.table(name)
+    if getattr(con, "name", "") == "duckdb":
+        if view:
+            return con.create_view(name, expr, overwrite=True)
+        return con.create_table(name, expr, temp=True)
+    return expr.cache()
