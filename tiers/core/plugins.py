@@ -125,6 +125,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "tiers.plugins.actions.export",
     "tiers.commands.runs",
     "tiers.commands.history",
+    "tiers.commands.serve",
 )
 
 

@@ -1,0 +1,241 @@
+"""What a customer's tier, segments and events would be with some orders added.
+
+The ruleset's own engine evaluates, never a second implementation of the rules: the sources
+the engine reads are views over the tables loaded once (tiers.serve.snapshot), restricted to
+one customer and with the hypothetical orders appended to ``orders``; the previous state is
+that customer's recorded row. The views read the customer id from a DuckDB variable and the
+orders from a small table, so the evaluation is compiled to SQL once per as-of day and each
+request only sets the parameters and runs it (compiling the expression costs far more than
+running it on one customer).
+
+Policies that compare a customer with everyone else (RFM quintiles, score percentiles or
+min-max) cannot be evaluated on one customer's rows: for a ruleset that has one, the views keep
+every customer and the query filters its result, which costs a whole evaluation per request.
+
+One DuckDB connection serves the simulations under a lock (DuckDB connections are not
+thread-safe, and the parameters are connection state); lookups never touch it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import OrderedDict
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from tiers.core.errors import TiersError
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+    import pyarrow as pa
+
+    from tiers.serve.engine import Explanation, LoadedRuleset
+    from tiers.serve.state import Recorded, RunRef
+
+VARIABLE = "tiers_serve_customer"
+NEW_ORDERS = "serve_sim_new_orders"
+PREV_ONE = "serve_sim_prev"
+PREV_ALL = "serve_prev_state"
+RESULT = "serve_sim_result"
+PREPARED_KEEP = 8  # as-of days kept compiled
+
+
+class SimulationError(TiersError):
+    """The ruleset cannot simulate orders (no orders source...)."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class Order:
+    amount: Decimal
+    order_ts: dt.datetime
+
+
+@dataclass
+class Simulation:
+    customer_id: str
+    as_of: dt.datetime
+    orders: list[Order]
+    explanation: Explanation
+    population: bool
+
+
+@dataclass
+class _Prepared:
+    as_of: dt.datetime
+    sql: str
+    events_sql: str
+    metric_columns: list[str]
+    schema: pa.Schema  # the types the engine declares (DuckDB's own may be wider)
+    keep: list[Any]  # the expressions: in-memory tables they use stay registered while alive
+
+
+def _per_customer_windows_only(table: ir.Table) -> bool:
+    """Whether every window of the evaluation is over one customer's rows (then evaluating
+    one customer's rows gives that customer's result)."""
+    import ibis.expr.operations as ops
+
+    op = table.op()
+    if op.find(ops.ScalarSubquery):
+        return False
+    for win in op.find(ops.WindowFunction):
+        if not any(isinstance(g, ops.Field) and g.name == "customer_id" for g in win.group_by):
+            return False
+    return True
+
+
+class Simulator:
+    """The prepared one-customer evaluation over a snapshot's source tables."""
+
+    def __init__(self, loaded: LoadedRuleset, con: Any, previous: pa.Table | None):
+        import threading
+
+        from tiers.serve.snapshot import SOURCE_TABLE
+
+        if "orders" not in loaded.sources:
+            raise SimulationError(f"{loaded.file}: the ruleset has no `orders` source, so "
+                                  "there is nothing to add simulated orders to")
+        self.loaded = loaded
+        self.con = con
+        self.raw = con.con
+        self.lock = threading.Lock()
+        self._prepared: OrderedDict[dt.datetime, _Prepared] = OrderedDict()
+        self.source_tables = {role: SOURCE_TABLE.format(role=role) for role in loaded.sources}
+        orders = con.table(self.source_tables["orders"])
+        self.amount_type = orders.schema()["amount"] if "amount" in orders.columns else None
+        self._setup_tables(previous)
+        self.population = False
+        self._views(per_customer=True)
+        probe = self._expression(self._default_instant())
+        if not _per_customer_windows_only(probe):
+            self.population = True
+            self._views(per_customer=False)
+
+    # ---- tables and views ----------------------------------------------------------------
+
+    def _setup_tables(self, previous: pa.Table | None) -> None:
+        x = self.raw.execute
+        x(f"CREATE OR REPLACE TABLE {NEW_ORDERS} AS "
+          f"SELECT * FROM {self.source_tables['orders']} LIMIT 0")
+        x(f"CREATE OR REPLACE TABLE {PREV_ONE} (customer_id VARCHAR, tier VARCHAR, "
+          "tier_rank TINYINT, since TIMESTAMP, held_until TIMESTAMP, segments VARCHAR[])")
+        x(f"CREATE OR REPLACE TABLE {PREV_ALL} AS SELECT * FROM {PREV_ONE} LIMIT 0")
+        if previous is not None and previous.num_rows:
+            self.con.insert(PREV_ALL, previous)
+        x("SET VARIABLE " + VARIABLE + " = ''")
+
+    def _views(self, per_customer: bool) -> None:
+        x = self.raw.execute
+        who = f"customer_id = getvariable('{VARIABLE}')"
+        for role, table in self.source_tables.items():
+            columns = self.con.table(table).columns
+            where = f" WHERE {who}" if per_customer and "customer_id" in columns else ""
+            extra = f" UNION ALL SELECT * FROM {NEW_ORDERS}" if role == "orders" else ""
+            x(f"CREATE OR REPLACE VIEW serve_sim_{role} AS SELECT * FROM {table}{where}{extra}")
+        if per_customer:
+            x(f"CREATE OR REPLACE VIEW serve_sim_previous AS SELECT * FROM {PREV_ONE}")
+        else:
+            # everyone's state from the snapshot, this customer's as recorded now
+            x(f"CREATE OR REPLACE VIEW serve_sim_previous AS SELECT * FROM {PREV_ALL} "
+              f"WHERE customer_id <> getvariable('{VARIABLE}') UNION ALL "
+              f"SELECT * FROM {PREV_ONE}")
+
+    def _viewing_ruleset(self) -> LoadedRuleset:
+        import dataclasses
+
+        from tiers.serve.engine import PreloadedSource
+
+        sources = {role: PreloadedSource(src, self.con.table(f"serve_sim_{role}"))
+                   for role, src in self.loaded.sources.items()}
+        return dataclasses.replace(self.loaded, sources=sources)
+
+    def _default_instant(self) -> dt.datetime:
+        return self.default_as_of(None)
+
+    def _expression(self, as_of: dt.datetime) -> ir.Table:
+        from tiers.serve.engine import condition_flags, evaluate
+
+        self._ev = evaluate(self._viewing_ruleset(), as_of, self.con,
+                            self.con.table("serve_sim_previous"))
+        flags = condition_flags(self.loaded, self._ev)
+        return self._ev.table.mutate(**flags) if flags else self._ev.table
+
+    # ---- preparing ------------------------------------------------------------------------
+
+    @staticmethod
+    def default_as_of(run: RunRef | None, orders: list[Order] | None = None) -> dt.datetime:
+        """The first daily evaluation that counts every order (the start of the day after the
+        latest one; today's orders when there are none), never before the last run."""
+        latest = max((o.order_ts for o in orders or []), default=dt.datetime.now())
+        day = latest.date() + dt.timedelta(days=1)
+        instant = dt.datetime(day.year, day.month, day.day)
+        return max(instant, run.as_of) if run is not None else instant
+
+    def prepare(self, as_of: dt.datetime) -> _Prepared:
+        """The compiled evaluation for ``as_of`` (kept for the last few days asked)."""
+        found = self._prepared.get(as_of)
+        if found is not None:
+            self._prepared.move_to_end(as_of)
+            return found
+        from tiers.serve.engine import events_table
+
+        expr = self._expression(as_of)
+        ev = self._ev
+        self.con._run_pre_execute_hooks(expr)  # registers in-memory tables (pins)
+        sql = str(self.con.compile(expr))
+        if self.population:
+            sql = f"SELECT * FROM ({sql}) WHERE customer_id = getvariable('{VARIABLE}')"
+        self.raw.execute(f"CREATE OR REPLACE TABLE {RESULT} AS SELECT * FROM ({sql}) LIMIT 0")
+        events = events_table(self.con.table(RESULT), self.loaded.model.events, ev.as_of)
+        events_sql = str(self.con.compile(events.select("event", "detail")))
+        prepared = _Prepared(ev.as_of, sql, events_sql, ev.metric_columns,
+                             expr.schema().to_pyarrow(), [expr, events])
+        self._prepared[as_of] = prepared
+        while len(self._prepared) > PREPARED_KEEP:
+            self._prepared.popitem(last=False)
+        return prepared
+
+    # ---- running --------------------------------------------------------------------------
+
+    def evaluate_one(self, customer_id: str, orders: list[Order], recorded: Recorded | None,
+                     as_of: dt.datetime) -> tuple[dict[str, Any] | None, list[dict[str, Any]],
+                                                  _Prepared]:
+        """The customer's evaluated row (None when unknown and without orders) and events."""
+        x = self.raw.execute
+        with self.lock:
+            prepared = self.prepare(as_of)
+            x("SET VARIABLE " + VARIABLE + " = ?", [customer_id])
+            x(f"DELETE FROM {NEW_ORDERS}")
+            if orders:
+                self.raw.executemany(
+                    f"INSERT INTO {NEW_ORDERS} (customer_id, order_ts, amount) VALUES (?, ?, ?)",
+                    [[customer_id, o.order_ts, o.amount] for o in orders])
+            x(f"DELETE FROM {PREV_ONE}")
+            if recorded is not None:
+                x(f"INSERT INTO {PREV_ONE} VALUES (?, ?, ?, ?, ?, ?)",
+                  [customer_id, recorded.tier, recorded.tier_rank, recorded.since,
+                   recorded.held_until, recorded.segments])
+            x(f"DELETE FROM {RESULT}")
+            x(f"INSERT INTO {RESULT} {prepared.sql}")
+            result = x(f"SELECT * FROM {RESULT}").fetch_arrow_table()
+            if result.schema != prepared.schema:  # as tiers.core.materialize.to_arrow does
+                result = result.rename_columns(prepared.schema.names).cast(prepared.schema)
+            rows = result.to_pylist()
+            events = x(prepared.events_sql).fetch_arrow_table().to_pylist() if rows else []
+        events.sort(key=lambda e: (e["event"], e["detail"] or ""))
+        return (rows[0] if rows else None), events, prepared
+
+
+def simulate(simulator: Simulator, customer_id: str, orders: list[Order],
+             recorded: Recorded | None, as_of: dt.datetime) -> Simulation | None:
+    """Evaluate ``customer_id`` with ``orders`` added, against their recorded state, as of
+    ``as_of``; None when the customer has no data and no orders are given."""
+    from tiers.serve.engine import build
+
+    row, events, prepared = simulator.evaluate_one(customer_id, orders, recorded, as_of)
+    if row is None:
+        return None
+    explanation = build(simulator.loaded, prepared.as_of, row, events, prepared.metric_columns)
+    return Simulation(customer_id, prepared.as_of, orders, explanation, simulator.population)
