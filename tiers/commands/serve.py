@@ -65,6 +65,25 @@ def _logging(level: str) -> None:
         logger.propagate = False
 
 
+def _quiet_exit(base: Any) -> Any:
+    """uvicorn's Server, except that after a clean stop on Ctrl-C or SIGTERM the command ends
+    normally (exit 0) instead of re-raising the signal at itself."""
+    import contextlib
+
+    class Server(base):  # type: ignore[misc, valid-type]
+        @contextlib.contextmanager
+        def capture_signals(self) -> Any:
+            with super().capture_signals():
+                try:
+                    yield
+                finally:
+                    captured = getattr(self, "_captured_signals", None)
+                    if isinstance(captured, list):
+                        captured.clear()
+
+    return Server
+
+
 def serve(
     ruleset: Annotated[Path, typer.Argument(help="Ruleset YAML file.", show_default=False)],
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
@@ -116,7 +135,6 @@ def serve(
         app = create_app(service, keys, cors_origins=origins)
         address, actual = sock.getsockname()[:2]
         shown = f"[{address}]" if ":" in address else address
-        typer.echo(f"listening on http://{shown}:{actual} (console /, API docs /docs)")
         typer.echo(f"authenticate with the header `Authorization: Bearer KEY` or "
                    f"`X-API-Key: KEY`, KEY one of the {len(keys)} key(s) in ${ENV_VAR}")
         if address not in ("127.0.0.1", "::1", "localhost"):
@@ -124,9 +142,11 @@ def serve(
                        "travel in clear text")
         if origins:
             typer.echo(f"browsers may call the API from: {', '.join(origins)}")
+        # the last line before serving: the socket already accepts connections
+        typer.echo(f"listening on http://{shown}:{actual} (console /, API docs /docs)")
         config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on",
                                 server_header=False, timeout_graceful_shutdown=10)
-        server = uvicorn.Server(config)
+        server = _quiet_exit(uvicorn.Server)(config)
         try:
             server.run(sockets=[sock])
         finally:
