@@ -40,7 +40,10 @@ def cors_origins(given: list[str] | None, environ: dict[str, str] | None = None)
 def bind(host: str, port: int) -> socket.socket:
     """The listening socket, bound before anything slow starts so a taken port fails fast."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP named explicitly: asyncio only turns Nagle off (TCP_NODELAY) on accepted
+    # sockets whose protocol says TCP; without it every keep-alive answer waits ~40 ms for
+    # the client's delayed ACK
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))

@@ -7,7 +7,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, TypeAdapter
 
 #: the most hypothetical orders one simulation takes
 MAX_ORDERS = 100
@@ -105,13 +105,30 @@ class RecordedView(_View):
     changed_in_run: int = Field(description="the run that last changed this row")
 
 
-class CustomerView(ExplanationView):
+class CustomerExtra(_View):
+    """What a lookup adds to the explanation."""
+
     recorded: RecordedView | None = Field(
         description="the customer's tier as the state store holds it now")
     latest_run: RunRefView = Field(description="the latest run recorded in the store")
     evaluated_run: RunRefView = Field(
         description="the run the explanation was evaluated for; older than latest_run for "
                     "the few seconds a new run takes to evaluate")
+
+
+class CustomerView(ExplanationView, CustomerExtra):
+    model_config = ConfigDict(extra="allow")
+
+
+def _explanation_adapter() -> TypeAdapter:
+    from tiers.serve.engine import Explanation
+
+    return TypeAdapter(Explanation)
+
+
+#: serialises explain's Explanation dataclass straight to JSON (what to_json gives, without
+#: its deep copy)
+EXPLANATION = _explanation_adapter()
 
 
 # ---- simulate ----------------------------------------------------------------------------

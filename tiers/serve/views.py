@@ -34,7 +34,9 @@ def _no_run(service: Service) -> ApiError:
                     headers={"Retry-After": "30"})
 
 
-def customer(service: Service, customer_id: str) -> m.CustomerView:
+def customer_json(service: Service, customer_id: str) -> bytes:
+    """The lookup's JSON: explain's explanation serialised as it stands (no per-field
+    copy: this is the hot path), then the store's fields."""
     run, recorded = service.reader.customer(customer_id)
     service.seen(run)
     snap = service.snapshot
@@ -55,8 +57,13 @@ def customer(service: Service, customer_id: str) -> m.CustomerView:
                              tier_name=service.tier_names.get(recorded.tier, recorded.tier),
                              since=recorded.since, held_until=recorded.held_until,
                              segments=recorded.segments, changed_in_run=recorded.updated_run)
-    return m.CustomerView(**explanation.to_json(), recorded=rec, latest_run=_run_view(run),
-                          evaluated_run=_run_view(snap.lookups.run))
+    extra = m.CustomerExtra(recorded=rec, latest_run=_run_view(run),
+                            evaluated_run=_run_view(snap.lookups.run)).model_dump_json()
+    return m.EXPLANATION.dump_json(explanation)[:-1] + b"," + extra[1:].encode()
+
+
+def customer(service: Service, customer_id: str) -> m.CustomerView:
+    return m.CustomerView.model_validate_json(customer_json(service, customer_id))
 
 
 def _orders(service: Service, body: m.SimulateIn) -> list[Any]:
