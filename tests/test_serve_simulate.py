@@ -167,3 +167,25 @@ def test_rulesets_comparing_customers_simulate_over_everyone(tmp_path, cli):
     # (every score 1) would get wrong
     assert sim["segments"] != plain["segments"]
     assert any(r.startswith("R=5 F=") for r in truth["segment_reasons"])
+
+
+def test_concurrent_simulations_keep_to_their_own_customer(server):  # noqa: F811
+    """Simulations run side by side on separate DuckDB cursors: each answer is the one the
+    same request gets alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    requests = [(f"C{i:05d}", {"as_of": AS_OF, "orders": [
+        {"amount": 100 * i, "order_ts": "2026-11-20T10:00:00"}]}) for i in range(1, 13)]
+    with server.client() as c:
+        alone = [c.post(f"/v1/customers/{cid}/simulate", json=body).json()
+                 for cid, body in requests]
+
+    def one(item):
+        cid, body = item
+        with server.client() as c:
+            return c.post(f"/v1/customers/{cid}/simulate", json=body).json()
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        together = list(pool.map(one, requests * 2))
+    assert together == alone * 2
+    assert len({a["explanation"]["metrics"]["spend"] for a in alone}) == len(alone)

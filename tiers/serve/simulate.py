@@ -12,13 +12,18 @@ Policies that compare a customer with everyone else (RFM quintiles, score percen
 min-max) cannot be evaluated on one customer's rows: for a ruleset that has one, the views keep
 every customer and the query filters its result, which costs a whole evaluation per request.
 
-One DuckDB connection serves the simulations under a lock (DuckDB connections are not
-thread-safe, and the parameters are connection state); lookups never touch it.
+DuckDB connections are not thread-safe and the parameters are connection state, so each
+simulation takes a cursor of its own from a small pool (one per core): a cursor is a connection
+to the same in-memory database that sees its tables, with its own variable and its own
+temporary tables and views. Compiling is shared, under a lock. Lookups never touch DuckDB.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
+import queue
 from collections import OrderedDict
 from dataclasses import dataclass
 from decimal import Decimal
@@ -39,6 +44,7 @@ PREV_ONE = "serve_sim_prev"
 PREV_ALL = "serve_prev_state"
 RESULT = "serve_sim_result"
 PREPARED_KEEP = 8  # as-of days kept compiled
+CURSORS = 2  # simulations at once, at most one per core
 
 
 class SimulationError(TiersError):
@@ -100,45 +106,61 @@ class Simulator:
         self.loaded = loaded
         self.con = con
         self.raw = con.con
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()  # compiling, on the main connection
         self._prepared: OrderedDict[dt.datetime, _Prepared] = OrderedDict()
         self.source_tables = {role: SOURCE_TABLE.format(role=role) for role in loaded.sources}
         orders = con.table(self.source_tables["orders"])
         self.amount_type = orders.schema()["amount"] if "amount" in orders.columns else None
-        self._setup_tables(previous)
+        self._shared_tables(previous)
         self.population = False
-        self._views(per_customer=True)
+        self._setup(self.raw, per_customer=True)
         probe = self._expression(self._default_instant())
         if not _per_customer_windows_only(probe):
             self.population = True
-            self._views(per_customer=False)
+            self._setup(self.raw, per_customer=False)
+        import ibis.expr.operations as ops
+
+        # in-memory tables (pins) are registered on the main connection only: then the
+        # simulations share it instead of having cursors
+        size = 1 if probe.op().find(ops.InMemoryTable) else max(1, min(os.cpu_count() or 1,
+                                                                       CURSORS))
+        self._pool: queue.Queue[Any] = queue.Queue()
+        self._size = size
+        for _ in range(size):
+            cursor = self.raw if size == 1 else self.raw.cursor()
+            if cursor is not self.raw:
+                self._setup(cursor, per_customer=not self.population)
+            self._pool.put(cursor)
 
     # ---- tables and views ----------------------------------------------------------------
 
-    def _setup_tables(self, previous: pa.Table | None) -> None:
+    def _shared_tables(self, previous: pa.Table | None) -> None:
         x = self.raw.execute
-        x(f"CREATE OR REPLACE TABLE {NEW_ORDERS} AS "
-          f"SELECT * FROM {self.source_tables['orders']} LIMIT 0")
-        x(f"CREATE OR REPLACE TABLE {PREV_ONE} (customer_id VARCHAR, tier VARCHAR, "
+        x(f"CREATE OR REPLACE TABLE {PREV_ALL} (customer_id VARCHAR, tier VARCHAR, "
           "tier_rank TINYINT, since TIMESTAMP, held_until TIMESTAMP, segments VARCHAR[])")
-        x(f"CREATE OR REPLACE TABLE {PREV_ALL} AS SELECT * FROM {PREV_ONE} LIMIT 0")
         if previous is not None and previous.num_rows:
             self.con.insert(PREV_ALL, previous)
-        x("SET VARIABLE " + VARIABLE + " = ''")
 
-    def _views(self, per_customer: bool) -> None:
-        x = self.raw.execute
+    def _setup(self, cur: Any, per_customer: bool) -> None:
+        """A connection's own parameters: the variable, the new orders, the customer's
+        recorded row, and the views the engine reads."""
+        x = cur.execute
+        x(f"SET VARIABLE {VARIABLE} = ''")
+        x(f"CREATE OR REPLACE TEMP TABLE {NEW_ORDERS} AS "
+          f"SELECT * FROM {self.source_tables['orders']} LIMIT 0")
+        x(f"CREATE OR REPLACE TEMP TABLE {PREV_ONE} AS SELECT * FROM {PREV_ALL} LIMIT 0")
         who = f"customer_id = getvariable('{VARIABLE}')"
         for role, table in self.source_tables.items():
             columns = self.con.table(table).columns
             where = f" WHERE {who}" if per_customer and "customer_id" in columns else ""
             extra = f" UNION ALL SELECT * FROM {NEW_ORDERS}" if role == "orders" else ""
-            x(f"CREATE OR REPLACE VIEW serve_sim_{role} AS SELECT * FROM {table}{where}{extra}")
+            x(f"CREATE OR REPLACE TEMP VIEW serve_sim_{role} AS "
+              f"SELECT * FROM {table}{where}{extra}")
         if per_customer:
-            x(f"CREATE OR REPLACE VIEW serve_sim_previous AS SELECT * FROM {PREV_ONE}")
+            x(f"CREATE OR REPLACE TEMP VIEW serve_sim_previous AS SELECT * FROM {PREV_ONE}")
         else:
             # everyone's state from the snapshot, this customer's as recorded now
-            x(f"CREATE OR REPLACE VIEW serve_sim_previous AS SELECT * FROM {PREV_ALL} "
+            x(f"CREATE OR REPLACE TEMP VIEW serve_sim_previous AS SELECT * FROM {PREV_ALL} "
               f"WHERE customer_id <> getvariable('{VARIABLE}') UNION ALL "
               f"SELECT * FROM {PREV_ONE}")
 
@@ -175,10 +197,14 @@ class Simulator:
 
     def prepare(self, as_of: dt.datetime) -> _Prepared:
         """The compiled evaluation for ``as_of`` (kept for the last few days asked)."""
-        found = self._prepared.get(as_of)
-        if found is not None:
-            self._prepared.move_to_end(as_of)
-            return found
+        with self.lock:
+            found = self._prepared.get(as_of)
+            if found is not None:
+                self._prepared.move_to_end(as_of)
+                return found
+            return self._compile(as_of)
+
+    def _compile(self, as_of: dt.datetime) -> _Prepared:
         from tiers.serve.engine import events_table
 
         expr = self._expression(as_of)
@@ -187,7 +213,8 @@ class Simulator:
         sql = str(self.con.compile(expr))
         if self.population:
             sql = f"SELECT * FROM ({sql}) WHERE customer_id = getvariable('{VARIABLE}')"
-        self.raw.execute(f"CREATE OR REPLACE TABLE {RESULT} AS SELECT * FROM ({sql}) LIMIT 0")
+        self.raw.execute(f"CREATE OR REPLACE TEMP TABLE {RESULT} AS SELECT * FROM ({sql}) "
+                         "LIMIT 0")
         events = events_table(self.con.table(RESULT), self.loaded.model.events, ev.as_of)
         events_sql = str(self.con.compile(events.select("event", "detail")))
         prepared = _Prepared(ev.as_of, sql, events_sql, ev.metric_columns,
@@ -203,13 +230,14 @@ class Simulator:
                      as_of: dt.datetime) -> tuple[dict[str, Any] | None, list[dict[str, Any]],
                                                   _Prepared]:
         """The customer's evaluated row (None when unknown and without orders) and events."""
-        x = self.raw.execute
-        with self.lock:
-            prepared = self.prepare(as_of)
-            x("SET VARIABLE " + VARIABLE + " = ?", [customer_id])
+        prepared = self.prepare(as_of)
+        cur = self._pool.get()
+        try:
+            x = cur.execute
+            x(f"SET VARIABLE {VARIABLE} = ?", [customer_id])
             x(f"DELETE FROM {NEW_ORDERS}")
             if orders:
-                self.raw.executemany(
+                cur.executemany(
                     f"INSERT INTO {NEW_ORDERS} (customer_id, order_ts, amount) VALUES (?, ?, ?)",
                     [[customer_id, o.order_ts, o.amount] for o in orders])
             x(f"DELETE FROM {PREV_ONE}")
@@ -217,15 +245,26 @@ class Simulator:
                 x(f"INSERT INTO {PREV_ONE} VALUES (?, ?, ?, ?, ?, ?)",
                   [customer_id, recorded.tier, recorded.tier_rank, recorded.since,
                    recorded.held_until, recorded.segments])
-            x(f"DELETE FROM {RESULT}")
-            x(f"INSERT INTO {RESULT} {prepared.sql}")
+            x(f"CREATE OR REPLACE TEMP TABLE {RESULT} AS {prepared.sql}")
             result = x(f"SELECT * FROM {RESULT}").fetch_arrow_table()
             if result.schema != prepared.schema:  # as tiers.core.materialize.to_arrow does
                 result = result.rename_columns(prepared.schema.names).cast(prepared.schema)
             rows = result.to_pylist()
             events = x(prepared.events_sql).fetch_arrow_table().to_pylist() if rows else []
+        finally:
+            self._pool.put(cur)
         events.sort(key=lambda e: (e["event"], e["detail"] or ""))
         return (rows[0] if rows else None), events, prepared
+
+    def close(self) -> None:
+        """Wait for the running simulations, then close the cursors and the connection."""
+        cursors = [self._pool.get() for _ in range(self._size)]
+        for cur in cursors:
+            if cur is not self.raw:
+                with contextlib.suppress(Exception):
+                    cur.close()
+        with contextlib.suppress(Exception):
+            self.con.disconnect()
 
 
 def simulate(simulator: Simulator, customer_id: str, orders: list[Order],

@@ -11,7 +11,6 @@ A new recorded run makes a new snapshot (see tiers.serve.service).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
 import time
@@ -91,9 +90,7 @@ class Snapshot:
         return build(self.loaded, lk.as_of, row, lk.events_of(customer_id), lk.metric_columns)
 
     def close(self) -> None:
-        with self.simulator.lock, contextlib.suppress(Exception):
-            # once no simulation runs on it; a closed connection has nothing left to free
-            self.con.disconnect()
+        self.simulator.close()
 
 
 def load_sources(loaded: LoadedRuleset, con: Any) -> LoadedRuleset:
