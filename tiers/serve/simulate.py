@@ -53,6 +53,10 @@ class SimulationError(TiersError):
     exit_code = 2
 
 
+class SimulatorClosed(Exception):
+    """The snapshot was replaced by a newer one while the request waited: run it there."""
+
+
 @dataclass(frozen=True)
 class Order:
     amount: Decimal
@@ -126,6 +130,7 @@ class Simulator:
                                                                        CURSORS))
         self._pool: queue.Queue[Any] = queue.Queue()
         self._size = size
+        self.closed = False
         for _ in range(size):
             cursor = self.raw if size == 1 else self.raw.cursor()
             if cursor is not self.raw:
@@ -230,9 +235,13 @@ class Simulator:
                      as_of: dt.datetime) -> tuple[dict[str, Any] | None, list[dict[str, Any]],
                                                   _Prepared]:
         """The customer's evaluated row (None when unknown and without orders) and events."""
+        if self.closed:
+            raise SimulatorClosed
         prepared = self.prepare(as_of)
         cur = self._pool.get()
         try:
+            if self.closed:
+                raise SimulatorClosed
             x = cur.execute
             x(f"SET VARIABLE {VARIABLE} = ?", [customer_id])
             x(f"DELETE FROM {NEW_ORDERS}")
@@ -258,6 +267,7 @@ class Simulator:
 
     def close(self) -> None:
         """Wait for the running simulations, then close the cursors and the connection."""
+        self.closed = True
         cursors = [self._pool.get() for _ in range(self._size)]
         for cur in cursors:
             if cur is not self.raw:
@@ -265,6 +275,8 @@ class Simulator:
                     cur.close()
         with contextlib.suppress(Exception):
             self.con.disconnect()
+        for cur in cursors:  # a request still waiting finds them, and that they are closed
+            self._pool.put(cur)
 
 
 def simulate(simulator: Simulator, customer_id: str, orders: list[Order],

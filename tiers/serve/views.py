@@ -96,7 +96,7 @@ def _orders(service: Service, body: m.SimulateIn) -> list[Any]:
 
 
 def simulation(service: Service, customer_id: str, body: m.SimulateIn) -> m.SimulationView:
-    from tiers.serve.simulate import Simulator, simulate
+    from tiers.serve.simulate import Simulator, SimulatorClosed, simulate
 
     orders = _orders(service, body)
     run, recorded = service.reader.customer(customer_id)
@@ -120,7 +120,16 @@ def simulation(service: Service, customer_id: str, body: m.SimulateIn) -> m.Simu
                            [{"path": "body.as_of", "message": p} for p in problems])
     else:
         as_of = Simulator.default_as_of(run, orders)
-    result = simulate(snap.simulator, customer_id, orders, recorded, as_of)
+    for _ in range(3):
+        try:
+            result = simulate(snap.simulator, customer_id, orders, recorded, as_of)
+            break
+        except SimulatorClosed:  # a new run's snapshot replaced this one meanwhile
+            snap = service.snapshot
+            assert snap is not None
+    else:
+        raise ApiError(503, "the server is loading a new run; try again",
+                       headers={"Retry-After": "5"})
     if result is None:
         raise ApiError(404, f"customer {customer_id!r} is not in the data of "
                             f"{service.loaded.name} and no orders were given")
