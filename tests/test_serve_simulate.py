@@ -8,6 +8,7 @@ import csv
 import datetime as dt
 import json
 import shutil
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -189,3 +190,33 @@ def test_concurrent_simulations_keep_to_their_own_customer(server):  # noqa: F81
         together = list(pool.map(one, requests * 2))
     assert together == alone * 2
     assert len({a["explanation"]["metrics"]["spend"] for a in alone}) == len(alone)
+
+
+def test_a_replaced_snapshot_never_leaves_a_simulation_waiting(retail):  # noqa: F811
+    """When a new run's snapshot replaces the old one, the old simulator is closed; a
+    simulation that still holds it is refused at once (and the view retries on the current
+    snapshot) instead of waiting forever for its cursors."""
+    from tiers.serve import models, views
+    from tiers.serve.engine import load_ruleset
+    from tiers.serve.service import Service
+    from tiers.serve.simulate import Order, SimulatorClosed, simulate
+    from tiers.serve.state import StoreReader
+
+    loaded = load_ruleset(retail)
+    reader = StoreReader(f"sqlite:///{retail.parent / '.tiers' / 'state.db'}", loaded.name)
+    service = Service(loaded, reader)
+    old = service.load()
+    old.close()
+    order = Order(amount=Decimal("900"),
+                  order_ts=dt.datetime(2026, 11, 20, 10))
+    with pytest.raises(SimulatorClosed):
+        simulate(old.simulator, "C00001", [order], None, dt.datetime(2026, 11, 21))
+    body = models.SimulateIn.model_validate({"as_of": AS_OF, "orders": [
+        {"amount": 900, "order_ts": "2026-11-20T10:00:00"}]})
+    with pytest.raises(views.ApiError) as refused:
+        views.simulation(service, "C00001", body)   # only the closed snapshot exists
+    assert refused.value.status == 503
+    service.load()                                   # the replacement
+    assert views.simulation(service, "C00001", body).tier == "senior"
+    service.snapshot.close()
+    reader.dispose()
