@@ -115,12 +115,15 @@ class Simulator:
         self.source_tables = {role: SOURCE_TABLE.format(role=role) for role in loaded.sources}
         orders = con.table(self.source_tables["orders"])
         self.amount_type = orders.schema()["amount"] if "amount" in orders.columns else None
-        self._shared_tables(previous)
+        self._shared_tables()
         self.population = False
         self._setup(self.raw, per_customer=True)
         probe = self._expression(self._default_instant())
         if not _per_customer_windows_only(probe):
             self.population = True
+            # only an evaluation of everyone reads everyone's previous state
+            if previous is not None and previous.num_rows:
+                self.con.insert(PREV_ALL, previous)
             self._setup(self.raw, per_customer=False)
         import ibis.expr.operations as ops
 
@@ -139,12 +142,10 @@ class Simulator:
 
     # ---- tables and views ----------------------------------------------------------------
 
-    def _shared_tables(self, previous: pa.Table | None) -> None:
-        x = self.raw.execute
-        x(f"CREATE OR REPLACE TABLE {PREV_ALL} (customer_id VARCHAR, tier VARCHAR, "
-          "tier_rank TINYINT, since TIMESTAMP, held_until TIMESTAMP, segments VARCHAR[])")
-        if previous is not None and previous.num_rows:
-            self.con.insert(PREV_ALL, previous)
+    def _shared_tables(self) -> None:
+        self.raw.execute(
+            f"CREATE OR REPLACE TABLE {PREV_ALL} (customer_id VARCHAR, tier VARCHAR, "
+            "tier_rank TINYINT, since TIMESTAMP, held_until TIMESTAMP, segments VARCHAR[])")
 
     def _setup(self, cur: Any, per_customer: bool) -> None:
         """A connection's own parameters: the variable, the new orders, the customer's
