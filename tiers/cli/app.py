@@ -21,6 +21,7 @@ from tiers.cli import (
     run,
     runs,
     schema,
+    serve,
     validate,
 )
 from tiers.cli.common import STATE, err, plugins
@@ -51,6 +52,7 @@ COMMANDS = {
     "plugins": list_plugins.list_plugins,
     "schema": schema.schema,
     "new-plugin": new_plugin.new_plugin,
+    "serve": serve.serve,
 }
 for _name, _command in COMMANDS.items():
     app.command(name=_name)(_command)

@@ -226,15 +226,16 @@ def with_at_risk(loaded: LoadedRuleset, table: ir.Table, instant: dt.datetime) -
     return t
 
 
-def load_sources(loaded: LoadedRuleset, con: Any, customers: Sequence[str] | None = None
-                 ) -> dict[str, ir.Table]:
+def load_sources(loaded: LoadedRuleset, con: Any, customers: Sequence[str] | None = None,
+                 stage: bool = True) -> dict[str, ir.Table]:
     """Every source's table, each registered on ``con`` so that no later query compiles a
     source's parsing again; with ``customers``, only their rows."""
     tables = {}
     for role, source in loaded.sources.items():
         table = source.load(con) if customers is None else source.load_only(con, customers)
-        tables[role] = table if _is_plain(table) else register(con, table, f"source_{role}",
-                                                               view=True)
+        if stage and not _is_plain(table):
+            table = register(con, table, f"source_{role}", view=True)
+        tables[role] = table
     return tables
 
 
@@ -246,14 +247,17 @@ def _is_plain(table: ir.Table) -> bool:
 
 
 def evaluate(loaded: LoadedRuleset, as_of: Any = None, con: Any = None,
-             previous: ir.Table | None = None, customers: Sequence[str] | None = None
-             ) -> Evaluation:
+             previous: ir.Table | None = None, customers: Sequence[str] | None = None,
+             stage: bool = True) -> Evaluation:
     """Build the lazy per-customer result and its events.
 
     :param previous: the state after the last run
         (:data:`tiers.core.record.PREVIOUS_STATE_SCHEMA`) on ``con``, or None for a first run
         (everyone ``entered``, nothing held).
     :param customers: evaluate only these customers, reading only their rows (explain).
+    :param stage: compute the sources and metrics stages on the backend now (see
+        :mod:`tiers.engine.stage`); False keeps one lazy expression, for a query compiled once
+        and run many times over changing inputs (`tiers serve` simulations).
     """
     import ibis
 
@@ -264,14 +268,16 @@ def evaluate(loaded: LoadedRuleset, as_of: Any = None, con: Any = None,
 
         con = connect(loaded.model.engine)
     tier_ids = loaded.model.tier_ids()
-    tables = load_sources(loaded, con, customers)
+    tables = load_sources(loaded, con, customers, stage)
     if customers is not None and previous is not None:
         previous = previous.filter(previous.customer_id.isin(list(customers)))
-    table = register(con, customer_metrics(tables, loaded.metric_specs, instant), "metrics")
+    table = customer_metrics(tables, loaded.metric_specs, instant)
+    if stage:
+        table = register(con, table, "metrics")
     prev = _previous_columns(previous, tier_ids)
     if prev is not None:
         table = _include_previous_customers(table, prev, loaded)
-    table = add_policy_columns(loaded, tables, table, instant, con)
+    table = add_policy_columns(loaded, tables, table, instant, con if stage else None)
 
     # candidates, then the hit policy: the tier entered on this run's metrics
     ranks, _ = candidate_ranks(loaded, table)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from tiers.core.errors import TiersError
 from tiers.core.expressions import parse_expression
 from tiers.engine.conditions import compile_conditions
-from tiers.engine.evaluate import evaluate
+from tiers.engine.evaluate import Evaluation, evaluate
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -95,14 +95,19 @@ def _one(con: Any, table: ir.Table, customer_id: str) -> list[dict[str, Any]]:
     return con.to_pyarrow(table.filter(table.customer_id == customer_id)).to_pylist()
 
 
+def condition_flags(loaded: LoadedRuleset, ev: Evaluation) -> dict[str, ir.BooleanValue]:
+    """Each tier condition's verdict as a column (the explanation's reasons read them),
+    computed in the engine like everything else."""
+    return {_flag(kind, i): cond.fill_null(False) for kind in ("qualify", "maintain")
+            for i, cond in compile_conditions(loaded, ev.table, kind).items()}
+
+
 def explain_customer(loaded: LoadedRuleset, customer_id: str, as_of: Any = None,
                      con: Any = None, previous: ir.Table | None = None) -> Explanation:
     # the customer's own rows are enough, unless a policy ranks them against everyone
     alone = not any(p.reads_population() for p in loaded.policies)
     ev = evaluate(loaded, as_of, con, previous, customers=[customer_id] if alone else None)
-    # each tier condition's verdict, computed in the engine like everything else
-    flags = {_flag(kind, i): cond.fill_null(False) for kind in ("qualify", "maintain")
-             for i, cond in compile_conditions(loaded, ev.table, kind).items()}
+    flags = condition_flags(loaded, ev)
     rows = _one(ev.con, ev.table.mutate(**flags) if flags else ev.table, customer_id)
     if not rows:
         raise CustomerNotFound(

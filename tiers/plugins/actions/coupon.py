@@ -232,8 +232,8 @@ class CouponAction(Action):
             path, total = self.export(ctx)
             if total:
                 period = period_label(ctx.as_of, self.config.period)
-                notes.append(f"{total} codes of period {period} in {path} ({self._count} "
-                             "issued by this run)")
+                notes.append(f"{total} codes of period {period} written to {path} "
+                             f"({self._count} issued by this run)")
         return notes
 
     def export(self, ctx: ApplyContext) -> tuple[Any, int]:
