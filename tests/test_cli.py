@@ -13,20 +13,34 @@ import pytest
 
 from .conftest import REPO
 
-RETAIL = REPO / "rulesets" / "retail.yaml"
+
+@pytest.fixture(scope="module")
+def rulesets(tmp_path_factory: pytest.TempPathFactory):
+    """A copy of the bundled rulesets: runs record state and exports beside the ruleset, and
+    the checkout must stay as it is."""
+    import shutil
+
+    target = tmp_path_factory.mktemp("cli") / "rulesets"
+    shutil.copytree(REPO / "rulesets", target, ignore=shutil.ignore_patterns(".tiers", "rejects"))
+    return target
 
 
-def test_run_retail_sample_prints_the_tier_table(cli):
-    res = cli("run", RETAIL)
+@pytest.fixture
+def retail(rulesets):
+    return rulesets / "retail.yaml"
+
+
+def test_run_retail_sample_prints_the_tier_table(cli, retail):
+    res = cli("run", retail)
     assert res.exit_code == 0, res.output
     for name in ("普通会员", "高级会员", "VIP会员", "Share of spend"):
         assert name in res.output
     assert "as of 2026-11-21" in res.output
 
 
-def test_run_json_matches_out_file(cli, tmp_path):
+def test_run_json_matches_out_file(cli, tmp_path, retail):
     out = tmp_path / "assignments.parquet"
-    res = cli("run", RETAIL, "--format", "json", "--out", out)
+    res = cli("run", retail, "--format", "json", "--out", out)
     assert res.exit_code == 0, res.output
     summary = json.loads(res.output)
     table = pq.read_table(out)
@@ -49,39 +63,39 @@ def test_run_json_matches_out_file(cli, tmp_path):
         for s, t in zip(table.column("spend").to_pylist(), tiers, strict=True))
 
 
-def test_run_out_csv_has_one_row_per_customer(cli, tmp_path):
+def test_run_out_csv_has_one_row_per_customer(cli, tmp_path, retail):
     out = tmp_path / "a.csv"
-    res = cli("run", RETAIL, "--out", out)
+    res = cli("run", retail, "--out", out)
     assert res.exit_code == 0, res.output
     lines = out.read_text(encoding="utf-8").splitlines()
     ids = [line.split(",")[0] for line in lines[1:]]
     assert len(ids) == len(set(ids)) == 4000
 
 
-def test_as_of_changes_the_evaluation(cli):
-    now = json.loads(cli("run", RETAIL, "--format", "json").output)
-    before = json.loads(cli("run", RETAIL, "--format", "json", "--as-of", "2025-06-30").output)
+def test_as_of_changes_the_evaluation(cli, retail):
+    now = json.loads(cli("run", retail, "--format", "json").output)
+    before = json.loads(cli("run", retail, "--format", "json", "--as-of", "2025-06-30").output)
     assert before["as_of"] == "2025-06-30"
     assert before["customers"] < now["customers"]
     assert before["tiers"] != now["tiers"]
 
 
-def test_bad_as_of_is_a_clear_error(cli):
-    res = cli("run", RETAIL, "--as-of", "30/06/2026")
+def test_bad_as_of_is_a_clear_error(cli, retail):
+    res = cli("run", retail, "--as-of", "30/06/2026")
     assert res.exit_code != 0
     assert "is not a date; use YYYY-MM-DD" in res.output
 
 
-def test_unsupported_out_type_writes_nothing(cli, tmp_path):
+def test_unsupported_out_type_writes_nothing(cli, tmp_path, retail):
     out = tmp_path / "a.xlsx"
-    res = cli("run", RETAIL, "--out", out)
+    res = cli("run", retail, "--out", out)
     assert res.exit_code != 0
     assert "use .csv or .parquet" in res.output
     assert list(tmp_path.iterdir()) == []
 
 
-def test_validate_ok_and_failing(cli, make_ruleset):
-    ok = cli("validate", RETAIL)
+def test_validate_ok_and_failing(cli, make_ruleset, retail):
+    ok = cli("validate", retail)
     assert ok.exit_code == 0 and "OK" in ok.output
     bad = make_ruleset("name: x\nsources: {}\ntiers: []\npolicies: []\n")
     res = cli("validate", bad)
