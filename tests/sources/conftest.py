@@ -11,7 +11,7 @@ RULESET = """\
 name: shop
 currency: {currency}
 sources:
-  orders:
+{others}  {role}:
 {source}
 tiers: [{{id: normal}}, {{id: vip}}]
 policies:
@@ -26,13 +26,15 @@ def source_from(tmp_path: Path) -> Callable[..., Any]:
     from tiers.core.loader import load_ruleset
     from tiers.core.plugins import get_plugin_manager
 
-    def build(snippet: str, currency: str = "CNY") -> Any:
+    def build(snippet: str, currency: str = "CNY", role: str = "orders") -> Any:
         source = textwrap.indent(textwrap.dedent(snippet).strip(), "    ")
-        text = RULESET.format(currency=currency, source=source)
+        # every ruleset needs orders; another table's ruleset names a file it never reads
+        others = "" if role == "orders" else "  orders: {type: csv, path: unused.csv}\n"
+        text = RULESET.format(currency=currency, source=source, role=role, others=others)
         path = tmp_path / "ruleset.yaml"
         path.write_text(text, encoding="utf-8")
         pm, registry = get_plugin_manager(entry_points=False)
-        return load_ruleset(path, registry=registry, pm=pm, check_data=False).sources["orders"]
+        return load_ruleset(path, registry=registry, pm=pm, check_data=False).sources[role]
 
     return build
 
