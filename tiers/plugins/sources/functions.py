@@ -28,8 +28,14 @@ def _spark_bytes(s: str) -> dt.int64:  # type: ignore[valid-type]
     ...
 
 
-@ibis.udf.scalar.builtin(name="chr")
-def _chr(code: dt.int32) -> str:  # type: ignore[valid-type]
+# chr(0) would be the obvious spelling, but sqlglot renders CHR wrongly for both engines
+@ibis.udf.scalar.builtin(name="unhex")
+def _unhex(text: str) -> dt.binary:  # type: ignore[valid-type]
+    ...
+
+
+@ibis.udf.scalar.builtin(name="decode")
+def _duck_decode(data: dt.binary) -> str:  # type: ignore[valid-type]
     ...
 
 
@@ -38,9 +44,11 @@ def byte_length(s: ir.StringValue, backend: str) -> ir.IntegerValue:
     return _spark_bytes(s) if backend == "pyspark" else _duck_bytes(s)
 
 
-def nul() -> ir.StringValue:
+def nul(backend: str) -> ir.StringValue:
     """The NUL character: a SQL literal cannot hold it."""
-    return _chr(ibis.literal(0, "int32"))
+    zero = _unhex(ibis.literal("00"))
+    # DuckDB's cast of a blob to text writes escapes ("\\x00"); decode() does not
+    return zero.cast("string") if backend == "pyspark" else _duck_decode(zero)
 
 
 def normalise_arrow(values: Any) -> Any:

@@ -98,14 +98,16 @@ def parse_amount_text(raw: ir.StringValue, thousands: str = ",",
     def slow(expr: Any, null: str) -> Any:
         return ibis.cases((plain, ibis.null(null)), else_=expr)
 
-    sign = ibis.cases(
-        ((s.re_extract(pattern, 1) == "-") | (s.re_extract(pattern, 3) == "-"), "-"), else_="")
+    before, after = s.re_extract(pattern, 1), s.re_extract(pattern, 3)
+    sign = ibis.cases(((before == "-") | (after == "-"), "-"), else_="")
     number = s.re_extract(pattern, 4)
     if thousands:
         number = number.replace(thousands, "")
     if decimal != ".":
         number = number.replace(decimal, ".")
-    matched = slow(s.re_search(pattern), "boolean").fill_null(False)
+    # a sign on either side of the mark ("-¥5", "¥-5"), never on both ("+-5")
+    matched = slow(s.re_search(pattern) & ((before == "") | (after == "")),
+                   "boolean").fill_null(False)
     parsed = ibis.cases((matched, (sign + number).try_cast("float64")),
                         else_=ibis.null("float64"))
     mark = ibis.coalesce(s.re_extract(pattern, 2).nullif(""), s.re_extract(pattern, 5).nullif(""))

@@ -200,7 +200,7 @@ def parse_fields(table: ir.Table, check: RowCheck, as_of: dt.datetime | None
             *[byte_length(table[c], check.backend) > limit_bytes for c in strings]))
         later.append((lambda t, c=too_large: t[c], "field_too_large"))
     if check.binary_check and strings:
-        zero = nul()
+        zero = nul(check.backend)
 
         def binary(col: Any) -> Any:
             return col.contains(zero) | col.contains(REPLACEMENT)
