@@ -26,6 +26,7 @@ from tiers.plugins.sources.options import (
     TIMESTAMP_FIELDS,
     TableOptions,
 )
+from tiers.plugins.sources.redact import known, redact_text
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -42,6 +43,8 @@ HANDLED = ("duplicate_row_dropped", "duplicate_order_id_dropped", "duplicate_ord
 # The replacement character: what an engine makes of bytes that are not text in the file's
 # encoding (Spark does so silently).
 REPLACEMENT = "\ufffd"
+# Secrets at least this long are also masked inside the rejected rows' values.
+MIN_ECHOED_SECRET = 6
 # Dates this far past the later of as-of and now cannot be real.
 FUTURE_TOLERANCE = dt.timedelta(days=1)
 
@@ -534,14 +537,6 @@ def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def redact_text(text: str, secrets: list[str]) -> str:
-    """``text`` with every secret value replaced by ``***`` (longest first: one secret may
-    contain another)."""
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
-
-
 def rejects_path(check: RowCheck) -> Path:
     if check.options.rejects:
         return check.context.resolve(check.options.rejects)
@@ -567,8 +562,11 @@ def write_rejects(checked: ir.Table, mapped: ir.Table, check: RowCheck,
     names = pa.array(check.origins, pa.string())
     source = pc.take(names, pc.cast(out[FILE], pa.int32()))
     out = out.drop_columns([FILE]).add_column(0, "source", source)
-    if check.secrets:  # an API may echo a token back inside its records
-        out = pa.table([_redact_column(col, check.secrets) for col in out.columns],
+    # an API may echo a token back inside its records; values too short to be a real key
+    # ("tiers" as a test database's password) would only garble the data
+    echoed = [s for s in check.secrets if len(s) >= MIN_ECHOED_SECRET]
+    if echoed:
+        out = pa.table([_redact_column(col, echoed) for col in out.columns],
                        names=out.column_names)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
@@ -586,6 +584,6 @@ def _redact_column(col: Any, secrets: list[str]) -> Any:
 
     if not pa.types.is_string(col.type):
         return col
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+    for secret in known(secrets):
         col = pc.replace_substring(col, secret, "***")
     return col
