@@ -92,3 +92,14 @@ def test_broken_lines_are_named_on_spark_too(tmp_path, source_from, spark_con, b
     with pytest.raises(SourceError) as err:
         source_from("type: csv\npath: orders.csv").load(spark_con)
     assert message in str(err.value), str(err.value)
+
+
+def test_a_quoted_line_break_is_explained_on_spark(tmp_path, source_from, spark_con, con):
+    good = "".join(f"O{i},C1,5,2026-01-01,n\n" for i in range(5))
+    (tmp_path / "orders.csv").write_text(HEADER + good + 'O9,C1,5,2026-01-01,"two\nlines"\n',
+                                         encoding="utf-8")
+    assert len(rows(source_from("type: csv\npath: orders.csv").load(con))) == 6  # DuckDB
+    with pytest.raises(SourceError) as err:
+        source_from("type: csv\npath: orders.csv").load(spark_con)
+    assert "line 7 holds a quoted value with a line break (the record runs over lines 7-8)" \
+        in str(err.value), str(err.value)

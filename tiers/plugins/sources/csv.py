@@ -98,23 +98,27 @@ class CsvSource(TableSource):
         check = super().row_check(con)
         check.max_field_bytes = self.config.max_field_bytes
         check.binary_check = True
-        check.explain_read_error = self._explain
+        backend = check.backend
+        check.explain_read_error = lambda exc: self._explain(exc, backend)
         return check
 
-    def _shape(self, encoding: str) -> Any:
+    def _shape(self, encoding: str, backend: str = "duckdb") -> Any:
         from tiers.plugins.sources.csv_lines import Shape
 
+        # Spark reads UTF-8 itself one line at a time; other encodings go through pyarrow
+        spark_reads = backend == "pyspark" and encoding in ENGINE_ENCODINGS
         return Shape(encoding, self.config.delimiter, self.config.quote,
-                     self.config.max_field_bytes, self.config.max_line_bytes)
+                     self.config.max_field_bytes, self.config.max_line_bytes,
+                     one_line_records=spark_reads)
 
-    def _explain(self, exc: Exception) -> str | None:
+    def _explain(self, exc: Exception, backend: str) -> str | None:
         """The first broken line among the files, when an engine read fails."""
         from tiers.plugins.sources.csv_lines import diagnose
 
         for path in self.files():
             if not os.path.isfile(path):
                 continue
-            found = diagnose(path, self._shape(self._sniff(path).encoding))
+            found = diagnose(path, self._shape(self._sniff(path).encoding, backend))
             if found is not None:
                 return found.render(path)
         return None
@@ -190,7 +194,7 @@ class CsvSource(TableSource):
         except Exception as exc:
             from tiers.plugins.sources.csv_lines import diagnose
 
-            found = diagnose(path, self._shape(sniffed.encoding))
+            found = diagnose(path, self._shape(sniffed.encoding, backend))
             if found is not None:
                 raise SourceError(f"{self.label}: {found.render(path)}") from None
             raise SourceError(

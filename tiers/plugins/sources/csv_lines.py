@@ -37,6 +37,8 @@ class Shape:
     quote: str = '"'
     max_field_bytes: int = 1 << 20
     max_line_bytes: int = 2 << 20
+    #: the engine reads one record per line (Spark): a quoted line break is an error
+    one_line_records: bool = False
 
 
 def diagnose(path: str, shape: Shape) -> Finding | None:
@@ -131,6 +133,11 @@ def _row_problem(row: list[str], header: list[str], start: int, end: int, shape:
                        open_quote if span else
                        f"give every line {len(header)} fields (an empty value is still a "
                        f"field: `a,,c`), or set `delimiter:` to the separator the file uses")
+    if span and shape.one_line_records:
+        return Finding(start, f"holds a quoted value with a line break{span}; Spark reads one "
+                              "record per line",
+                       "remove the line breaks inside values (or replace them with a space), "
+                       "or load this file with the DuckDB engine")
     for i, value in enumerate(row):
         if "\x00" in value:
             return Finding(start, f"holds NUL bytes in `{header[i]}`: binary data, not text",

@@ -182,7 +182,7 @@ def parse_fields(table: ir.Table, check: RowCheck, as_of: dt.datetime | None
         # the raw id is kept for the normaliser, which also trims Unicode spaces
         table = table.mutate(**{n: trimmed(table[n]) for n in text_fields},
                              **{raw_ids[n]: table[n] for n in string_ids},
-                             **{odd[n]: odd_id(table[n]) for n in string_ids})
+                             **{odd[n]: odd_id(table[n], check.backend) for n in string_ids})
     stage: dict[str, Any] = {}
 
     def staged(name: str, expr: Any) -> str:
@@ -208,8 +208,10 @@ def parse_fields(table: ir.Table, check: RowCheck, as_of: dt.datetime | None
         def binary(col: Any) -> Any:
             return col.contains(zero) | col.contains(REPLACEMENT)
 
-        # ids: only odd ones can hold either; amounts and dates holding them do not parse
-        flags = [ibis.cases((table[odd[n]], binary(table[raw_ids[n]])), else_=False)
+        # ids: only non-ASCII ones can hold U+FFFD; amounts and dates holding either do not
+        # parse
+        flags = [table[raw_ids[n]].contains(zero)
+                 | (table[odd[n]] & table[raw_ids[n]].contains(REPLACEMENT))
                  for n in string_ids]
         flags += [binary(table[c]) for c in strings if c not in text_fields]
         if flags:
