@@ -11,7 +11,7 @@ RULESET = """\
 name: shop
 currency: {currency}
 sources:
-  orders:
+{others}  {role}:
 {source}
 tiers: [{{id: normal}}, {{id: vip}}]
 policies:
@@ -26,13 +26,15 @@ def source_from(tmp_path: Path) -> Callable[..., Any]:
     from tiers.core.plugins import get_plugin_manager
     from tiers.ruleset.loader import load_ruleset
 
-    def build(snippet: str, currency: str = "CNY") -> Any:
+    def build(snippet: str, currency: str = "CNY", role: str = "orders") -> Any:
         source = textwrap.indent(textwrap.dedent(snippet).strip(), "    ")
-        text = RULESET.format(currency=currency, source=source)
+        # every ruleset needs orders; another table's ruleset names a file it never reads
+        others = "" if role == "orders" else "  orders: {type: csv, path: unused.csv}\n"
+        text = RULESET.format(currency=currency, source=source, role=role, others=others)
         path = tmp_path / "ruleset.yaml"
         path.write_text(text, encoding="utf-8")
         pm, registry = get_plugin_manager(entry_points=False)
-        return load_ruleset(path, registry=registry, pm=pm, check_data=False).sources["orders"]
+        return load_ruleset(path, registry=registry, pm=pm, check_data=False).sources[role]
 
     return build
 
@@ -51,8 +53,13 @@ def rows(table: Any, order_by: str = "order_id") -> list[dict[str, Any]]:
 def read_rejects(path: str | Path) -> list[dict[str, str]]:
     import csv
 
-    with open(path, newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
+    limit = csv.field_size_limit()
+    csv.field_size_limit(64 << 20)  # rejected overlong fields are written as they were
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            return list(csv.DictReader(fh))
+    finally:
+        csv.field_size_limit(limit)
 
 
 @pytest.fixture(scope="session")

@@ -37,6 +37,7 @@ def register(con: Any, expr: ir.Table, label: str, *, view: bool = False) -> ir.
         return con.table(name)
     if getattr(con, "name", "") == "duckdb":
         if view:
+            con._run_pre_execute_hooks(expr)  # functions and in-memory tables it reads
             return con.create_view(name, expr, overwrite=True)
         return con.create_table(name, expr, temp=True)
     return expr.cache()

@@ -7,7 +7,9 @@ record 17") is what the rejects file shows as its source and line.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
@@ -19,12 +21,17 @@ from tiers.core.hookspecs import hookimpl
 from tiers.core.interfaces import ComponentConfig
 from tiers.plugins.sources.options import TableOptions
 from tiers.plugins.sources.quality import FILE, INVALID, LINE, SourceError
+from tiers.plugins.sources.redact import SECRET_NAME, redact_text, redact_url
 from tiers.plugins.sources.table_source import TableSource
 
 if TYPE_CHECKING:
     import httpx
     import ibis.expr.types as ir
     import pyarrow as pa
+
+    from tiers.plugins.sources.http_client import Credentials
+
+log = logging.getLogger("tiers.sources.api")
 
 class BearerAuth(ComponentConfig):
     type: Literal["bearer"]
@@ -130,10 +137,34 @@ class ApiSource(TableSource):
 
     def __init__(self, config: Any, context: Any):
         super().__init__(config, context)
-        self.pages: list[str] = []
+        self.pages: list[str] = []  # page URLs, redacted
+        self._credentials: Credentials | None = None
+        self.notes: list[str] = []  # what the run should know, e.g. credentials withheld
 
     def describe(self) -> str:
-        return self.config.url.split("?", 1)[0]
+        return redact_url(self.config.url, self.secret_values()).split("?", 1)[0]
+
+    def secret_params(self) -> list[str]:
+        """Query parameters that hold a secret: written as ``${VAR}`` in the ruleset, or named
+        like one (api_key, token...). They are sent to the configured origin only."""
+        raw = getattr(self.context.lines, "_values", {})
+        loc = (*self.context.loc, "params")
+        return [name for name in self.config.params
+                if "${" in str(raw.get((*loc, name), "")) or SECRET_NAME.search(name)]
+
+    def secret_values(self) -> list[str]:
+        """Every credential this source knows of, to keep out of messages and files."""
+        from urllib.parse import urlsplit
+
+        values = [str(self.config.params[n]) for n in self.secret_params()]
+        auth = self.config.auth
+        for attr in ("token_env", "value_env", "password_env"):
+            var = getattr(auth, attr, None)
+            if var and os.environ.get(var):
+                values.append(os.environ[var])
+        with contextlib.suppress(ValueError):
+            values.append(urlsplit(self.config.url).password or "")
+        return [v for v in values if v]
 
     def origins(self) -> list[str]:
         return self.pages or [self.describe()]
@@ -153,7 +184,16 @@ class ApiSource(TableSource):
     def _client(self) -> httpx.Client:
         import httpx
 
-        headers = {"Accept": "application/json"}
+        # no credentials on the client itself: they are added per request, for their origin
+        return httpx.Client(headers={"Accept": "application/json"},
+                            timeout=self.config.timeout, follow_redirects=False)
+
+    def credentials(self) -> Credentials:
+        import httpx
+
+        from tiers.plugins.sources.http_client import Credentials, origin_of
+
+        headers: dict[str, str] = {}
         auth = self.config.auth
         basic = None
         if isinstance(auth, BearerAuth):
@@ -162,8 +202,7 @@ class ApiSource(TableSource):
             headers[auth.header] = self._env(auth.value_env)
         elif isinstance(auth, BasicAuth):
             basic = httpx.BasicAuth(self._env(auth.username_env), self._env(auth.password_env))
-        return httpx.Client(headers=headers, auth=basic, timeout=self.config.timeout,
-                            follow_redirects=True, max_redirects=10)
+        return Credentials(origin_of(self.config.url), headers, basic, self.secret_values())
 
     def _env(self, name: str) -> str:
         value = os.environ.get(name)
@@ -177,7 +216,7 @@ class ApiSource(TableSource):
         try:
             body = response.json()
         except ValueError:
-            start = response.text[:60].replace("\n", " ")
+            start = redact_text(response.text[:60].replace("\n", " "), self.secret_values())
             raise SourceError(
                 f"{self.label}: page {page} is {kind}, not JSON (starts {start!r})\n"
                 "    fix: check `url` (a login or error page is often HTML) and the "
@@ -211,6 +250,7 @@ class ApiSource(TableSource):
         assert params is not None
         url: str | None = cfg.url
         number = pag.start if pag.type == "page" else 0
+        creds = self._credentials = self.credentials()
         with self._client() as client:
             for page in range(1, cfg.max_pages + 1):
                 if pag.type == "page":
@@ -218,7 +258,8 @@ class ApiSource(TableSource):
                 elif pag.type == "offset":
                     params[pag.param or "offset"] = number
                 try:
-                    response = get(client, url or cfg.url, params, policy, limiter)
+                    response = get(client, url or cfg.url, params, policy, limiter,
+                                   credentials=creds)
                 except HttpError as exc:
                     raise SourceError(f"{self.label}: page {page}: {exc}") from None
                 records = self._records(self._decode(response, page), page)
@@ -242,18 +283,47 @@ class ApiSource(TableSource):
                     nxt = response.links.get("next", {}).get("url")
                     if not nxt:
                         return
-                    # the next link carries every parameter; sending params would drop it
+                    # the next link carries every parameter; sending params would drop it. It
+                    # may point at another origin: get() sends no credentials there
                     url, params = str(response.url.join(nxt)), None
         raise SourceError(f"{self.label}: still paginating after {cfg.max_pages} pages\n"
                           "    fix: check the pagination settings, or raise `max_pages`")
 
     def fetch(self) -> pa.Table:
+        try:
+            return self._fetch()
+        except SourceError as exc:
+            raise SourceError(redact_text(str(exc), self.secret_values())) from None
+        except Exception as exc:  # httpx or JSON surprises: their text may hold a URL
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            raise SourceError(
+                f"{self.label}: {type(exc).__name__}: "
+                f"{redact_text(text, self.secret_values())}\n"
+                "    fix: check `url`, `pagination` and `records_path`") from None
+        finally:
+            self._say_withheld()
+
+    def _say_withheld(self) -> None:
+        creds = self._credentials
+        if creds is None or not creds.withheld:
+            return
+        from tiers.plugins.sources.http_client import show_origin
+
+        for where, n in creds.withheld.items():
+            note = (f"credentials withheld from {n:,} request{'s' if n != 1 else ''} to "
+                    f"{where} (only {show_origin(creds.origin)} receives them)")
+            if note not in self.notes:
+                self.notes.append(note)
+                log.warning("%s: %s", self.label, note)
+
+    def _fetch(self) -> pa.Table:
         import pyarrow as pa
 
         self.pages = []
+        secrets = self.secret_values()
         tables = []
         for index, (url, records) in enumerate(self.pages_of_records()):
-            self.pages.append(url)
+            self.pages.append(redact_url(url, secrets))
             batch = records_to_batch(records, self.config.columns)
             n = batch.num_rows
             table = pa.Table.from_batches([batch])
@@ -275,7 +345,16 @@ class ApiSource(TableSource):
     def row_check(self, con: Any, only: Sequence[str] | None = None) -> Any:
         check = super().row_check(con, only)
         check.options = check.options.model_copy(update={"columns": {}})
+        check.secrets = self.secret_values()
         return check
+
+    def load(self, con: Any) -> ir.Table:
+        self.notes = []
+        try:
+            return super().load(con)
+        finally:
+            if self.report is not None:
+                self.report.notes = list(self.notes)
 
 
 @hookimpl

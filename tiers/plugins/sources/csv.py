@@ -10,6 +10,7 @@ from __future__ import annotations
 import glob
 import os
 import uuid
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field
@@ -24,7 +25,7 @@ from tiers.plugins.sources.options import (
     TIMESTAMP_FIELDS,
     TableOptions,
 )
-from tiers.plugins.sources.quality import FILE, LINE, SourceError
+from tiers.plugins.sources.quality import FILE, LINE, RowCheck, SourceError
 from tiers.plugins.sources.sniff import ENGINE_ENCODINGS, Sniffed, SniffError, sniff
 from tiers.plugins.sources.table_source import TableSource, backend_name
 
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = ["REQUIRED", "CsvConfig", "CsvSource", "conform"]
 
 TEXT_FIELDS = (*ID_FIELDS, *AMOUNT_FIELDS, *TIMESTAMP_FIELDS, *DATE_FIELDS, "currency")
+MiB = 1 << 20
 
 
 class CsvConfig(TableOptions):
@@ -44,6 +46,15 @@ class CsvConfig(TableOptions):
                     "utf-8, gbk, gb18030, big5...")
     delimiter: str = Field(default=",", min_length=1, max_length=1)
     quote: str = Field(default='"', max_length=1, description="quote character ('' for none)")
+    max_field_bytes: int = Field(
+        default=MiB, ge=1024, le=64 * MiB,
+        description="largest value a field may hold, in bytes; a longer one is rejected "
+                    "(field_too_large), and a line longer than twice this stops the load")
+
+    @property
+    def max_line_bytes(self) -> int:
+        """The engines' line limit: twice the field limit, and never below DuckDB's own."""
+        return max(2 * self.max_field_bytes, 2 * MiB)
 
 
 class CsvSource(TableSource):
@@ -83,6 +94,35 @@ class CsvSource(TableSource):
             return [ctx.problem(str(exc).split(": ", 1)[1], "path",
                                 hint="fix the file or point `path` at the right one")]
         return self.mapping_problems(sniffed.header, f"the header of {files[0]}")
+
+    def row_check(self, con: Any, only: Sequence[str] | None = None) -> RowCheck:
+        check = super().row_check(con, only)
+        check.max_field_bytes = self.config.max_field_bytes
+        check.binary_check = True
+        backend = check.backend
+        check.explain_read_error = lambda exc: self._explain(exc, backend)
+        return check
+
+    def _shape(self, encoding: str, backend: str = "duckdb") -> Any:
+        from tiers.plugins.sources.csv_lines import Shape
+
+        # Spark reads UTF-8 itself one line at a time; other encodings go through pyarrow
+        spark_reads = backend == "pyspark" and encoding in ENGINE_ENCODINGS
+        return Shape(encoding, self.config.delimiter, self.config.quote,
+                     self.config.max_field_bytes, self.config.max_line_bytes,
+                     one_line_records=spark_reads)
+
+    def _explain(self, exc: Exception, backend: str) -> str | None:
+        """The first broken line among the files, when an engine read fails."""
+        from tiers.plugins.sources.csv_lines import diagnose
+
+        for path in self.files():
+            if not os.path.isfile(path):
+                continue
+            found = diagnose(path, self._shape(self._sniff(path).encoding, backend))
+            if found is not None:
+                return found.render(path)
+        return None
 
     def _text_columns(self, header: list[str]) -> list[str]:
         wanted = [self.config.columns.get(f, f) for f in TEXT_FIELDS]
@@ -140,18 +180,26 @@ class CsvSource(TableSource):
             if sniffed.encoding in ENGINE_ENCODINGS and backend == "duckdb":
                 return con.read_csv(path, table_name=name, header=True,
                                     delim=self.config.delimiter, quote=self.config.quote,
+                                    max_line_size=self.config.max_line_bytes,
                                     types={c: "VARCHAR" for c in text_columns})
             if sniffed.encoding in ENGINE_ENCODINGS and backend == "pyspark":
+                # FAILFAST: Spark's default drops extra fields and pads missing ones silently
                 table = con.read_csv(path, table_name=name, header=True,
                                      sep=self.config.delimiter, quote=self.config.quote,
-                                     encoding="UTF-8", inferSchema=True)
+                                     encoding="UTF-8", inferSchema=True, mode="FAILFAST",
+                                     maxCharsPerColumn=self.config.max_line_bytes)
                 return table.mutate(**{c: table[c].cast("string") for c in text_columns})
             return self._decode_with_pyarrow(path, sniffed, text_columns)
         except SourceError:
             raise
         except Exception as exc:
+            from tiers.plugins.sources.csv_lines import diagnose
+
+            found = diagnose(path, self._shape(sniffed.encoding, backend))
+            if found is not None:
+                raise SourceError(f"{self.label}: {found.render(path)}") from None
             raise SourceError(
-                f"sources.{self.role}: could not read {path} as CSV: {_first_line(exc)}\n"
+                f"{self.label}: could not read {path} as CSV: {_first_line(exc)}\n"
                 "    fix: check `delimiter`, `quote` and `encoding`, and that every line has "
                 "as many fields as the header") from None
 
@@ -163,7 +211,9 @@ class CsvSource(TableSource):
 
         table = pacsv.read_csv(
             path,
-            read_options=pacsv.ReadOptions(encoding=sniffed.encoding),
+            # a block must hold a whole line
+            read_options=pacsv.ReadOptions(encoding=sniffed.encoding,
+                                           block_size=self.config.max_line_bytes + MiB),
             parse_options=pacsv.ParseOptions(delimiter=self.config.delimiter,
                                               quote_char=self.config.quote or False),
             convert_options=pacsv.ConvertOptions(

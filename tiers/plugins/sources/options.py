@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Literal
 
 from pydantic import Field, field_validator
@@ -17,6 +18,13 @@ TIMESTAMP_FIELDS = ("order_ts", "ts")
 DATE_FIELDS = ("signup_date", "birthday")
 AMOUNT_FIELDS = ("amount",)
 ID_FIELDS = ("customer_id", "order_id")
+# The field that identifies a row of each keyed table: a second row with the same value is a
+# duplicate, handled by that table's duplicate policy.
+KEY_FIELDS: dict[str, str] = {"orders": "order_id", "customers": "customer_id"}
+# No shop holds a date outside this range: earlier or later values are typos or placeholders
+# (0001-01-01, 9999-12-31) and are rejected, whatever `allow_future` says. Half-open.
+EARLIEST = dt.datetime(1900, 1, 1)
+LATEST = dt.datetime(2200, 1, 1)
 
 
 class TableOptions(ComponentConfig):
@@ -58,6 +66,10 @@ class TableOptions(ComponentConfig):
         default="reject",
         description="several rows with one order_id: keep the first, sum their amounts, "
                     "or reject them all")
+    duplicate_customer_ids: Literal["keep_first", "reject"] = Field(
+        default="reject",
+        description="customers table: several rows with one customer_id: keep the first, or "
+                    "reject them all")
     allow_empty: bool = Field(default=False, description="accept a table with no rows")
 
     @field_validator("timezone", "file_timezone")

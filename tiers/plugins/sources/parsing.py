@@ -69,29 +69,45 @@ class ParsedAmount:
     unreadable: ir.BooleanValue
 
 
+def plain_number(s: ir.StringValue, backend: str) -> ir.BooleanValue:
+    """Whether the engine's own cast may read ``s``: it must accept only the documented forms.
+
+    Each engine's cast also takes forms no export writes: DuckDB reads ``1_000`` and ``+-1``,
+    Spark (Java) ``1.5d``, ``2f`` and hex floats such as ``0x1p3``. Those go to the regex path,
+    which refuses them. DuckDB's two extras are ruled out by two cheap tests; elsewhere one
+    character class does it."""
+    if backend == "duckdb":
+        return ~s.contains("_") & ~s.startswith("+-")
+    return ~s.re_search(r"[^0-9.eE+-]")
+
+
 def parse_amount_text(raw: ir.StringValue, thousands: str = ",",
-                      decimal: str = ".") -> ParsedAmount:
+                      decimal: str = ".", backend: str = "duckdb") -> ParsedAmount:
     """Read "¥1,280.00", "￥35.50", "-12.5", "1 280,00 €" (with thousands=" ", decimal=",")."""
     import ibis
 
     s = raw  # callers trim once, in a projection of its own (see quality.parse_fields)
     # Plain numbers are cast directly; the regexes below run only on the rest (they cost
     # far more than a cast).
-    direct = s.try_cast("float64") if decimal == "." else ibis.null("float64")
+    direct = (ibis.cases((plain_number(s, backend), s.try_cast("float64")),
+                         else_=ibis.null("float64"))
+              if decimal == "." else ibis.null("float64"))
     plain = direct.notnull()
     pattern = amount_pattern(thousands, decimal)
 
     def slow(expr: Any, null: str) -> Any:
         return ibis.cases((plain, ibis.null(null)), else_=expr)
 
-    sign = ibis.cases(
-        ((s.re_extract(pattern, 1) == "-") | (s.re_extract(pattern, 3) == "-"), "-"), else_="")
+    before, after = s.re_extract(pattern, 1), s.re_extract(pattern, 3)
+    sign = ibis.cases(((before == "-") | (after == "-"), "-"), else_="")
     number = s.re_extract(pattern, 4)
     if thousands:
         number = number.replace(thousands, "")
     if decimal != ".":
         number = number.replace(decimal, ".")
-    matched = slow(s.re_search(pattern), "boolean").fill_null(False)
+    # a sign on either side of the mark ("-¥5", "¥-5"), never on both ("+-5")
+    matched = slow(s.re_search(pattern) & ((before == "") | (after == "")),
+                   "boolean").fill_null(False)
     parsed = ibis.cases((matched, (sign + number).try_cast("float64")),
                         else_=ibis.null("float64"))
     mark = ibis.coalesce(s.re_extract(pattern, 2).nullif(""), s.re_extract(pattern, 5).nullif(""))
@@ -133,7 +149,8 @@ def _iso(y: Any, m: Any, d: Any, hh: Any, mm: Any, ss: Any, frac: Any) -> ir.Str
     def two(v: Any) -> Any:
         return v.fill_null("0").lpad(2, "0")
 
-    year_ok = y.length() == 4
+    # DuckDB reads hour 24 as midnight of the next day, Spark refuses it: refuse it on both
+    year_ok = (y.length() == 4) & (two(hh) <= "23")
     text = (y + "-" + two(m) + "-" + two(d) + " " + two(hh) + ":" + two(mm) + ":" + two(ss)
             + frac.fill_null(""))
     return ibis.cases((year_ok, text), else_=ibis.null("string"))
@@ -162,13 +179,23 @@ def parse_timestamp_text(raw: ir.StringValue, date_order: str = "ymd") -> Parsed
 
     s = raw  # callers trim once, in a projection of its own (see quality.parse_fields)
     # The common ISO shape is cast directly: one cast is far cheaper than ten regexes, which
-    # run only where the cast failed.
-    # ISO dates and times, fractions of a second included, but nothing that may carry an
-    # offset or zone (a cast would drop or misread it): those take the slow path below
-    rest = s.substr(10)
-    iso_like = ((s.length() <= 26) & (s.substr(4, 1) == "-") & (s.substr(7, 1) == "-")
-                & ~rest.contains("+") & ~rest.contains("-") & ~rest.contains("Z")
-                & ~rest.contains("z"))
+    # run only where the cast failed. Only the exact documented shapes (date; date and
+    # HH:MM, HH:MM:SS, or HH:MM:SS.fraction; nothing that may carry an offset or zone): each
+    # engine's cast reads others too, and differently (DuckDB: hour 24 as the next day, a
+    # trailing " UTC", "+01" ignored; Spark: "2026-03-01 10", "2026").
+    n = s.length()
+    # offsets and zones can only hide after a fraction of a second: the fixed shapes put a
+    # digit or ':' at every other place, which the cast checks
+    zone_free = ibis.cases((n >= 21, ~s.substr(20).re_search("[^0-9]")), else_=True)
+    iso_like = ((s.substr(4, 1) == "-") & (s.substr(7, 1) == "-")
+                # comparisons, not isin: DuckDB runs `length(s) IN (...)` many times slower
+                & ((n == 10) | (n == 16) | (n == 19) | ((n >= 21) & (n <= 26)))
+                & ((n == 10) | ((s.substr(13, 1) == ":")
+                                & ((s.substr(10, 1) == " ") | (s.substr(10, 1) == "T"))
+                                & (s.substr(11, 2) <= "23")))
+                & ((n <= 16) | (s.substr(16, 1) == ":"))
+                & ((n <= 19) | (s.substr(19, 1) == "."))
+                & zone_free)
     direct = ibis.cases((iso_like, s.try_cast("timestamp")), else_=ibis.null("timestamp"))
     fast = direct.notnull()
     g = [_group(s, SEPARATED, i) for i in range(1, 9)]

@@ -19,11 +19,14 @@ from typing import TYPE_CHECKING, Any
 from tiers.core.errors import DataError
 from tiers.plugins.sources.options import (
     DATE_FIELDS,
+    EARLIEST,
     ID_FIELDS,
+    LATEST,
     REQUIRED,
     TIMESTAMP_FIELDS,
     TableOptions,
 )
+from tiers.plugins.sources.redact import known, redact_text
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -35,7 +38,13 @@ LINE = "_tiers_line"
 REJECT = "_tiers_reject"
 INVALID = "_tiers_invalid"
 # Outcomes of a declared duplicate policy: written aside and reported, but not errors.
-HANDLED = ("duplicate_row_dropped", "duplicate_order_id_dropped", "duplicate_order_id_summed")
+HANDLED = ("duplicate_row_dropped", "duplicate_order_id_dropped", "duplicate_order_id_summed",
+           "duplicate_customer_id_dropped")
+# The replacement character: what an engine makes of bytes that are not text in the file's
+# encoding (Spark does so silently).
+REPLACEMENT = "\ufffd"
+# Secrets at least this long are also masked inside the rejected rows' values.
+MIN_ECHOED_SECRET = 6
 # Dates this far past the later of as-of and now cannot be real.
 FUTURE_TOLERANCE = dt.timedelta(days=1)
 
@@ -59,6 +68,8 @@ class LoadReport:
     rejected: dict[str, int] = field(default_factory=dict)
     handled: dict[str, int] = field(default_factory=dict)
     rejects_file: str | None = None
+    #: other things the run should know, e.g. credentials withheld from another origin
+    notes: list[str] = field(default_factory=list)
 
     @property
     def rejected_total(self) -> int:
@@ -70,6 +81,7 @@ class LoadReport:
         if self.rejected:
             parts.append(f"{self.rejected_total:,} rejected ({_counts(self.rejected)})")
         parts += [f"{reason.replace('_', ' ')}: {n:,}" for reason, n in self.handled.items()]
+        parts += self.notes
         if parts:
             text += "; " + "; ".join(parts)
         if self.rejects_file:
@@ -100,6 +112,14 @@ class RowCheck:
     #: keep a copy of the parsed rows (text formats, whose reading and parsing cost more than
     #: a copy); typed formats are read again in each query instead
     stored: bool = True
+    #: reject text fields longer than this many bytes (``field_too_large``); None: no limit
+    max_field_bytes: int | None = None
+    #: reject rows whose text holds NUL or U+FFFD (``binary_content``): for files read as text
+    binary_check: bool = False
+    #: turns an engine error while reading into a message naming the line and the fix
+    explain_read_error: Callable[[Exception], str | None] | None = None
+    #: values never to write into a file (credentials in page URLs, echoed tokens)
+    secrets: list[str] = field(default_factory=list)
 
 
 def map_columns(raw: ir.Table, check: RowCheck) -> ir.Table:
@@ -148,6 +168,7 @@ def parse_fields(table: ir.Table, check: RowCheck, as_of: dt.datetime | None
     """
     import ibis
 
+    from tiers.plugins.sources.functions import byte_length, normalise_id, nul, odd_id
     from tiers.plugins.sources.parsing import (
         allowed_marks,
         normalise_timestamp,
@@ -160,8 +181,14 @@ def parse_fields(table: ir.Table, check: RowCheck, as_of: dt.datetime | None
     options = check.options
     text_fields = [n for n in (*ID_FIELDS, "amount", "currency", *TIMESTAMP_FIELDS, *DATE_FIELDS)
                    if n in table.columns and table[n].type().is_string()]
+    string_ids = [n for n in ID_FIELDS if n in text_fields]
+    raw_ids = {n: f"_tiers_raw_{n}" for n in string_ids}
+    odd = {n: f"_tiers_odd_{n}" for n in string_ids}
     if text_fields:
-        table = table.mutate(**{n: trimmed(table[n]) for n in text_fields})
+        # the raw id is kept for the normaliser, which also trims Unicode spaces
+        table = table.mutate(**{n: trimmed(table[n]) for n in text_fields},
+                             **{raw_ids[n]: table[n] for n in string_ids},
+                             **{odd[n]: odd_id(table[n], check.backend) for n in string_ids})
     stage: dict[str, Any] = {}
 
     def staged(name: str, expr: Any) -> str:
@@ -174,16 +201,44 @@ def parse_fields(table: ir.Table, check: RowCheck, as_of: dt.datetime | None
     values: dict[str, Callable[[ir.Table], Any]] = {}
     required = REQUIRED.get(check.role, ())
 
+    strings = [c for c in table.columns
+               if not c.startswith("_tiers_") and table[c].type().is_string()]
+    if check.max_field_bytes is not None and strings:
+        limit_bytes = check.max_field_bytes
+        too_large = staged("field_too_large", ibis.or_(
+            *[byte_length(table[c], check.backend) > limit_bytes for c in strings]))
+        later.append((lambda t, c=too_large: t[c], "field_too_large"))
+    if check.binary_check and strings:
+        zero = nul(check.backend)
+
+        def binary(col: Any) -> Any:
+            return col.contains(zero) | col.contains(REPLACEMENT)
+
+        # ids: only non-ASCII ones can hold U+FFFD; amounts and dates holding either do not
+        # parse
+        flags = [table[raw_ids[n]].contains(zero)
+                 | (table[odd[n]] & table[raw_ids[n]].contains(REPLACEMENT))
+                 for n in string_ids]
+        flags += [binary(table[c]) for c in strings if c not in text_fields]
+        if flags:
+            flag = staged("binary_content", ibis.or_(*flags))
+            later.append((lambda t, c=flag: t[c], "binary_content"))
+
     for name in ID_FIELDS:
         if name in table.columns:
-            text = staged(name, _text(table[name]).nullif(""))
+            if name in string_ids:
+                value = normalise_id(table[raw_ids[name]], table[odd[name]], table[name],
+                                     check.backend)
+            else:
+                value = _text(table[name])
+            text = staged(name, value.nullif(""))
             values[name] = lambda t, c=text: t[c]
             if name == "customer_id":
                 later.append((lambda t, c=text: t[c].isnull(), "missing_customer_id"))
 
     if "amount" in table.columns:
         col = table.amount
-        parsed = (parse_amount_text(col, options.thousands, options.decimal)
+        parsed = (parse_amount_text(col, options.thousands, options.decimal, check.backend)
                   if col.type().is_string() else parse_amount_number(col))
         decimal = f"decimal(18, {options.amount_scale})"
         value = staged("amount", parsed.value)
@@ -238,6 +293,8 @@ def parse_fields(table: ir.Table, check: RowCheck, as_of: dt.datetime | None
             later.append((lambda t, c=empty_col: t[c], f"missing_{name}"))
         later.append((lambda t, c=ts_col, e=empty_col: ~t[e] & t[c].isnull(),
                       f"unparseable_{name}"))
+        later.append((lambda t, c=ts_col: (t[c] < EARLIEST) | (t[c] >= LATEST),
+                      f"out_of_range_{name}"))
         if not is_date and not options.allow_future:
             later.append((lambda t, c=ts_col: t[c] > latest, f"future_{name}"))
         values[name] = (lambda t, c=ts_col: t[c].date()) if is_date else (
@@ -250,7 +307,8 @@ def parse_fields(table: ir.Table, check: RowCheck, as_of: dt.datetime | None
     reasons += [(f(staged_table), label) for f, label in later]
     out = staged_table.mutate(**{n: f(staged_table) for n, f in values.items()},
                               **{REJECT: _reason(reasons)})
-    return out.drop(*stage) if stage else out
+    helpers = [*stage, *raw_ids.values(), *odd.values()]
+    return out.drop(*helpers) if helpers else out
 
 
 def _typed_timestamp(col: ir.Value, options: TableOptions, backend: str) -> ir.TimestampValue:
@@ -282,8 +340,19 @@ def _reason(reasons: list[tuple[Any, Any]]) -> Any:
                       else_=ibis.null("string"))
 
 
-def apply_duplicates(table: ir.Table, options: TableOptions, data_columns: list[str]
-                     ) -> ir.Table:
+def duplicate_keys(role: str, options: TableOptions, columns: list[str]) -> dict[str, str]:
+    """Key column -> its duplicate policy: order ids in any table that has them, customer ids
+    in the customers table (one row per customer, or customers are counted twice)."""
+    keys: dict[str, str] = {}
+    if "order_id" in columns:
+        keys["order_id"] = options.duplicate_order_ids
+    if role == "customers" and "customer_id" in columns:
+        keys["customer_id"] = options.duplicate_customer_ids
+    return keys
+
+
+def apply_duplicates(table: ir.Table, options: TableOptions, data_columns: list[str],
+                     role: str = "orders") -> ir.Table:
     """Mark duplicate rows among the usable ones according to the declared policy."""
     import ibis
 
@@ -300,19 +369,19 @@ def apply_duplicates(table: ir.Table, options: TableOptions, data_columns: list[
             mark = ok & (count > 1)
             label = "duplicate_row"
         table = table.mutate(**{REJECT: ibis.cases((mark, label), else_=table[REJECT])})
-    if "order_id" in table.columns and options.duplicate_order_ids != "allow":
-        ok = table[REJECT].isnull() & table.order_id.notnull()
-        group = ibis.window(group_by=[ok, table.order_id])
-        first = ibis.row_number().over(ibis.window(group_by=[ok, table.order_id],
+    for key, policy in duplicate_keys(role, options, table.columns).items():
+        if policy == "allow":
+            continue
+        ok = table[REJECT].isnull() & table[key].notnull()
+        group = ibis.window(group_by=[ok, table[key]])
+        first = ibis.row_number().over(ibis.window(group_by=[ok, table[key]],
                                                    order_by=[table[FILE], table[LINE]]))
         count = table.count().over(group)
-        policy = options.duplicate_order_ids
         if policy == "reject":
-            table = table.mutate(**{REJECT: ibis.cases((ok & (count > 1), "duplicate_order_id"),
+            table = table.mutate(**{REJECT: ibis.cases((ok & (count > 1), f"duplicate_{key}"),
                                                        else_=table[REJECT])})
         else:
-            label = ("duplicate_order_id_summed" if policy == "sum"
-                     else "duplicate_order_id_dropped")
+            label = f"duplicate_{key}_summed" if policy == "sum" else f"duplicate_{key}_dropped"
             changes = {REJECT: ibis.cases((ok & (first > 0), label), else_=table[REJECT])}
             if policy == "sum" and "amount" in table.columns:
                 total = table.amount.sum().over(group)
@@ -350,7 +419,7 @@ def check_rows(raw: ir.Table, check: RowCheck, as_of: dt.datetime | None = None
             counts, maybe_duplicates = _first_pass(check, parsed, data_columns)
     checked = parsed
     if set(counts) - {None} or maybe_duplicates:
-        table = apply_duplicates(parsed, check.options, data_columns)
+        table = apply_duplicates(parsed, check.options, data_columns, check.role)
         with _read_errors(check):
             checked = _materialise(check, table)
             counts = {row[REJECT]: row["n"] for row in
@@ -394,26 +463,31 @@ def _first_pass(check: RowCheck, parsed: ir.Table, data_columns: list[str]
                 ) -> tuple[dict[str | None, int], bool]:
     """Rows per reject reason, and whether the usable rows may hold duplicates.
 
-    Unique order ids among usable rows rule out both kinds of duplicate (identical rows share
-    their order id), which one distinct count settles; without order ids, the distinct usable
-    rows are counted.
+    Unique keys (order ids; customer ids in the customers table) among usable rows rule out
+    both kinds of duplicate (identical rows share their key), which one distinct count per key
+    settles; without a key, the distinct usable rows are counted.
     """
     options = check.options
     ok = parsed[REJECT].isnull()
     metrics: dict[str, Any] = {"n": parsed.count()}
-    check_ids = "order_id" in parsed.columns and (
-        options.duplicate_order_ids != "allow" or options.duplicate_rows != "allow")
-    if check_ids:
-        metrics["ids"] = parsed.order_id.nunique(where=ok)
+    keys = duplicate_keys(check.role, options, parsed.columns)
+    enforced = [k for k, policy in keys.items() if policy != "allow"]
+    check_rows_ = options.duplicate_rows != "allow"
+    use_keys = bool(keys) and (bool(enforced) or check_rows_)
+    if use_keys:
+        for key in keys:
+            metrics[f"ids_{key}"] = parsed[key].nunique(where=ok)
         metrics["id_rows"] = parsed.count(where=ok)
     by_reason = _arrow(check, parsed.group_by(REJECT).aggregate(**metrics)).to_pylist()
     counts = {row[REJECT]: row["n"] for row in by_reason}
     clean = next((row for row in by_reason if row[REJECT] is None), None)
     if clean is None:
         return counts, False
-    if check_ids:
-        return counts, clean["ids"] < clean["id_rows"]
-    if options.duplicate_rows == "allow":
+    if use_keys:
+        unique = {k: clean[f"ids_{k}"] == clean["id_rows"] for k in keys}
+        repeated_key = any(not unique[k] for k in enforced)
+        return counts, repeated_key or (check_rows_ and not any(unique.values()))
+    if not check_rows_:
         return counts, False
     rows = parsed.filter(ok).select(*data_columns)
     distinct = _arrow(check, rows.distinct().aggregate(n=lambda t: t.count())).to_pylist()
@@ -428,8 +502,19 @@ def _read_errors(check: RowCheck) -> Iterator[None]:
     except DataError:
         raise
     except Exception as exc:
+        detail = None
+        if check.explain_read_error is not None:
+            try:
+                detail = check.explain_read_error(exc)
+            except DataError:
+                raise
+            except Exception:  # the engine's own message below is still worth showing
+                detail = None
+        if detail:
+            raise SourceError(f"{check.label}: {detail}") from None
         raise SourceError(
-            f"{check.label}: the data could not be read: {_first_line(exc)}\n"
+            f"{check.label}: the data could not be read: "
+            f"{redact_text(_first_line(exc), check.secrets)}\n"
             "    fix: for CSV check `delimiter`, `quote` and `encoding`; for Parquet write the "
             "file again; for SQL check the query; `tiers validate` lists mapping problems"
             ) from None
@@ -443,6 +528,9 @@ def _materialise(check: RowCheck, table: ir.Table) -> ir.Table:
     if getattr(check.con, "name", "") == "duckdb":
         name = f"tiers_checked_{check.role}_{uuid.uuid4().hex[:8]}"
         if not check.stored:
+            # a view is compiled now and run later: the functions and in-memory tables it
+            # uses must be known to the backend before it is named
+            check.con._run_pre_execute_hooks(table)
             return check.con.create_view(name, table)
         return check.con.create_table(name, table, temp=True)
     # Spark inlines a projection into every expression that uses it, and the parsing
@@ -493,6 +581,12 @@ def write_rejects(checked: ir.Table, mapped: ir.Table, check: RowCheck,
     names = pa.array(check.origins, pa.string())
     source = pc.take(names, pc.cast(out[FILE], pa.int32()))
     out = out.drop_columns([FILE]).add_column(0, "source", source)
+    # an API may echo a token back inside its records; values too short to be a real key
+    # ("tiers" as a test database's password) would only garble the data
+    echoed = [s for s in check.secrets if len(s) >= MIN_ECHOED_SECRET]
+    if echoed:
+        out = pa.table([_redact_column(col, echoed) for col in out.columns],
+                       names=out.column_names)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
     try:
@@ -501,3 +595,14 @@ def write_rejects(checked: ir.Table, mapped: ir.Table, check: RowCheck,
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _redact_column(col: Any, secrets: list[str]) -> Any:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not pa.types.is_string(col.type):
+        return col
+    for secret in known(secrets):
+        col = pc.replace_substring(col, secret, "***")
+    return col

@@ -44,15 +44,22 @@ def detect_encoding(head: bytes) -> str:
         return "utf-8-sig"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
+    first_bad = 0
     for candidate in ("utf-8", "gb18030"):
         try:
             # final=False: the head may end inside a multi-byte character
             codecs.getincrementaldecoder(candidate)().decode(head, final=False)
             return candidate
-        except UnicodeDecodeError:
-            continue
-    raise SniffError("is neither UTF-8 nor GBK/GB18030 text; set `encoding:` to the file's "
-                     "encoding (e.g. big5, shift_jis, latin-1)")
+        except UnicodeDecodeError as exc:
+            first_bad = first_bad or exc.start
+    raise SniffError(f"is neither UTF-8 nor GBK/GB18030 text (line {line_of(head, first_bad)} "
+                     f"has byte 0x{head[first_bad]:02x}); set `encoding:` to the file's "
+                     "encoding (e.g. latin-1, cp1252, big5, shift_jis)")
+
+
+def line_of(data: bytes, offset: int) -> int:
+    """1-based line of the byte at ``offset``."""
+    return data.count(b"\n", 0, offset) + 1
 
 
 def sniff(path: str, encoding: str = "auto", delimiter: str = ",", quote: str = '"') -> Sniffed:
@@ -64,7 +71,9 @@ def sniff(path: str, encoding: str = "auto", delimiter: str = ",", quote: str = 
         if head.startswith(magic):
             raise SniffError(f"is not CSV but {what}")
     if b"\x00" in head and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise SniffError("is binary, not CSV text; export the data as CSV")
+        line = line_of(head, head.index(b"\x00"))
+        raise SniffError(f"is binary, not CSV text (a NUL byte on line {line}); export the data "
+                         "as CSV")
     if encoding == "auto":
         encoding = detect_encoding(head)
     else:
@@ -76,8 +85,9 @@ def sniff(path: str, encoding: str = "auto", delimiter: str = ",", quote: str = 
     try:
         text = codecs.getincrementaldecoder(encoding)().decode(head, final=False)
     except UnicodeDecodeError as exc:
-        raise SniffError(f"cannot be decoded as {encoding} (byte {exc.start}); set `encoding:` "
-                         "to the file's real encoding or leave it as auto") from None
+        raise SniffError(f"cannot be decoded as {encoding} (line {line_of(head, exc.start)} has "
+                         f"byte 0x{head[exc.start]:02x}); set `encoding:` to the file's real "
+                         "encoding or leave it as auto") from None
     text = text.lstrip("\ufeff")
     stripped = text.lstrip()
     if stripped[:1] in ("<", "{", "["):

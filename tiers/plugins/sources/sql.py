@@ -7,13 +7,15 @@ in messages.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field, model_validator
 
 from tiers.core.hookspecs import hookimpl
 from tiers.plugins.sources.options import TableOptions
-from tiers.plugins.sources.quality import FILE, LINE, SourceError
+from tiers.plugins.sources.quality import FILE, LINE, RowCheck, SourceError
+from tiers.plugins.sources.redact import redact_text, redact_url
 from tiers.plugins.sources.table_source import TableSource
 
 if TYPE_CHECKING:
@@ -54,14 +56,33 @@ class SqlSource(TableSource):
         return f"{what} at {self._safe_url()}"
 
     def _safe_url(self) -> str:
-        if self.config.url:
-            from sqlalchemy.engine import make_url
+        return redact_url(self.config.url or self.config.ibis_url or "", self.secret_values())
 
+    def secret_values(self) -> list[str]:
+        """The password of the URL (as written and decoded) and secret query values, to keep
+        out of every message and file."""
+        from urllib.parse import parse_qsl, unquote, urlsplit
+
+        from tiers.plugins.sources.redact import SECRET_NAME
+
+        values: list[str] = []
+        for url in (self.config.url, self.config.ibis_url):
+            if not url:
+                continue
             try:
-                return make_url(self.config.url).render_as_string(hide_password=True)
-            except Exception:
-                return "<invalid URL>"
-        return (self.config.ibis_url or "").split("@")[-1]
+                parts = urlsplit(url)
+                password = parts.password
+            except ValueError:
+                continue
+            if password:
+                values += [password, unquote(password)]
+            values += [v for k, v in parse_qsl(parts.query) if SECRET_NAME.search(k) and v]
+        return values
+
+    def row_check(self, con: Any, only: Sequence[str] | None = None) -> RowCheck:
+        check = super().row_check(con, only)
+        check.secrets = self.secret_values()
+        return check
 
     def _select_sql(self, quote: Any) -> str:
         if self.config.table:
@@ -80,7 +101,8 @@ class SqlSource(TableSource):
             raise
         except Exception as exc:
             raise SourceError(
-                f"{self.label}: the database query failed: {_first_line(exc, self.config.url)}\n"
+                f"{self.label}: the database query failed: "
+                f"{redact_text(_first_line(exc), self.secret_values())}\n"
                 "    fix: check the URL, credentials, table name and `where`/`query` SQL"
             ) from None
 
@@ -131,19 +153,9 @@ class SqlSource(TableSource):
                                LINE: (ibis.row_number() + 1).cast("int64")})
 
 
-def _first_line(exc: Exception, url: str | None) -> str:
+def _first_line(exc: Exception) -> str:
     text = str(exc).strip()
-    line = text.splitlines()[0] if text else type(exc).__name__
-    if url:
-        from sqlalchemy.engine import make_url
-
-        try:
-            password = make_url(url).password
-        except Exception:
-            password = None
-        if password:
-            line = line.replace(str(password), "***")
-    return line
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 @hookimpl
