@@ -68,7 +68,7 @@ def test_backtest_cli_json_compares_two_rulesets(cli, make_ruleset, tmp_path):
     res = cli("backtest", a, "--from", "2025-02-01", "--to", "2025-04-15", "--compare", b,
               "--format", "json")
     assert res.exit_code == 0, res.output
-    doc = json.loads(res.output)
+    doc = json.loads(res.stdout)
     assert (doc["from"], doc["to"], doc["every"]) == ("2025-02-01", "2025-04-01", "month")
     first, second = doc["backtests"]
     assert [p["tiers"]["gold"] for p in first["periods"]] == [1, 1, 1]

@@ -42,7 +42,7 @@ def test_run_json_matches_out_file(cli, tmp_path, retail):
     out = tmp_path / "assignments.parquet"
     res = cli("run", retail, "--format", "json", "--out", out)
     assert res.exit_code == 0, res.output
-    summary = json.loads(res.output)
+    summary = json.loads(res.stdout)
     table = pq.read_table(out)
     assert summary["customers"] == table.num_rows > 1000
     counts = {t["tier"]: t["customers"] for t in summary["tiers"]}
@@ -73,8 +73,8 @@ def test_run_out_csv_has_one_row_per_customer(cli, tmp_path, retail):
 
 
 def test_as_of_changes_the_evaluation(cli, retail):
-    now = json.loads(cli("run", retail, "--format", "json").output)
-    before = json.loads(cli("run", retail, "--format", "json", "--as-of", "2025-06-30").output)
+    now = json.loads(cli("run", retail, "--format", "json").stdout)
+    before = json.loads(cli("run", retail, "--format", "json", "--as-of", "2025-06-30").stdout)
     assert before["as_of"] == "2025-06-30"
     assert before["customers"] < now["customers"]
     assert before["tiers"] != now["tiers"]
@@ -110,7 +110,7 @@ def test_plugins_lists_builtins(cli):
     assert res.exit_code == 0
     for name in ("csv", "spend", "frequency", "threshold", "built-in"):
         assert name in res.output
-    listing = json.loads(cli("plugins", "--json").output)
+    listing = json.loads(cli("plugins", "--json").stdout)
     by_name = {p["name"]: p for p in listing if "name" in p}
     assert by_name["tiers.plugins.policies.spend"]["policies"] == ["spend", "threshold"]
 

@@ -96,7 +96,7 @@ actions:
     assert first.exit_code == 0, first.output
     res = runner.invoke(app, ["diff", str(old), str(new), "--format", "json"])
     assert res.exit_code == 0, res.output
-    (row,) = json.loads(res.output)["actions"]
+    (row,) = json.loads(res.stdout)["actions"]
     # from the live state: A gold -> silver is a downgrade under old, not under new (gold)
     assert row["figures"]["webhook intents"] == {"before": 1, "after": 0}
     table = runner.invoke(app, ["diff", str(old), str(new)])
@@ -104,7 +104,7 @@ actions:
     # and without the store, nobody was anything before: no downgrades on either side
     (tmp_path / ".tiers" / "state.db").unlink()
     res = runner.invoke(app, ["diff", str(old), str(new), "--format", "json"])
-    (row,) = json.loads(res.output)["actions"]
+    (row,) = json.loads(res.stdout)["actions"]
     assert row["figures"]["webhook intents"] == {"before": 0, "after": 0}
 
 

@@ -50,7 +50,7 @@ def test_diff_cli_json_and_out_file(cli, pair, tmp_path):
     out = tmp_path / "affected.csv"
     res = cli("diff", *pair, "--format", "json", "--out", out)
     assert res.exit_code == 0, res.output
-    doc = json.loads(res.output)
+    doc = json.loads(res.stdout)
     assert doc["summary"]["changed"] == 2
     assert doc["matrix"]["counts"] == [[1, 0, 0], [1, 0, 1], [0, 0, 1]]
     assert {t["tier"]: t["delta"] for t in doc["tiers"]} == {"bronze": 1, "silver": -2, "gold": 1}

@@ -113,7 +113,7 @@ def test_cli_text_and_json(ruleset, tmp_path):
     assert "Next tier: platinum" in res.output
     res = runner.invoke(app, ["explain", str(ruleset), "x", "--format", "json"])
     assert res.exit_code == 0, res.output
-    data = json.loads(res.output)
+    data = json.loads(res.stdout)
     assert data["tier"] == "silver" and data["next_tier"] == "gold"
     res = runner.invoke(app, ["explain", str(ruleset), "nobody"])
     assert res.exit_code == 5 and "not in the data" in res.output

@@ -19,7 +19,7 @@ def test_explain_reads_the_last_recorded_run(make_ruleset, tmp_path):
     def explain(*extra: str) -> dict:
         res = runner.invoke(app, ["explain", str(path), "A", "--format", "json", *extra])
         assert res.exit_code == 0, res.output
-        return json.loads(res.output)
+        return json.loads(res.stdout)
 
     # no store yet: A (silver as of 2025-03-01) just entered its tier
     fresh = explain()

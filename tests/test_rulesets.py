@@ -37,7 +37,7 @@ def cli():
     def invoke(*args: object) -> dict:
         res = runner.invoke(app, [str(a) for a in args])
         assert res.exit_code == 0, res.output
-        return json.loads(res.output)
+        return json.loads(res.stdout)
 
     return invoke
 
