@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import sys
 import tempfile
 from typing import Any
 
@@ -75,6 +76,9 @@ def session(master: str | None = None, conf: dict[str, str] | None = None) -> An
             active.conf.set(key, SESSION_CONF[key])
         return active
 
+    # Spark starts its Python workers with `python3` from the PATH unless told otherwise; from a
+    # virtualenv that is not activated that interpreter lacks Ibis and every UDF fails.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.appName("tiers")
     master = master or _master()
     if master:
