@@ -77,6 +77,30 @@ def _reset_postgres(url: str) -> None:
     engine.dispose()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist each worker gets a PostgreSQL database of its own (created from
+    $TIERS_TEST_PG_URL's), since the tests wipe the database they are given."""
+    import os
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    url = os.environ.get("TIERS_TEST_PG_URL")
+    if not worker or not url or url.endswith(f"_{worker}"):
+        return
+    import sqlalchemy as sa
+
+    base = sa.engine.make_url(url)
+    name = f"{base.database}_{worker}"
+    engine = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                              {"n": name}).first()
+        if not exists:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    os.environ["TIERS_TEST_PG_URL"] = base.set(database=name).render_as_string(
+        hide_password=False)
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
 def store_url(request, tmp_path: Path) -> str:
     """An empty state store: a SQLite file, and PostgreSQL from $TIERS_TEST_PG_URL (set by
