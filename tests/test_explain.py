@@ -60,6 +60,11 @@ def test_distance_in_the_customers_units(ruleset):
         "needs 1,240.00 more spend within the last 365 days or 3 more flights within the last "
         "365 days (qualify for gold)",
     ]
+    gaps = [(g.policy, g.tier, g.metric, g.current, g.target, g.needed) for g in e.gaps]
+    assert gaps == [("frequency", "gold", "orders", 2.0, 6.0, 4),
+                    ("qualify:gold", "gold", "spend", 3760.0, 5000.0, 1240.0),
+                    ("qualify:gold", "gold", "flights", 27.0, 30.0, 3)]
+    assert {g.window for g in e.gaps} == {"within the last 365 days"}
     by_id = {c.id: c for c in e.candidates}
     assert by_id["frequency"].granted is None
     assert by_id["qualify"].granted == "silver"
@@ -142,3 +147,15 @@ def test_retail_explain_writes_values_as_the_ruleset_does():
     (points,) = [c for c in e.candidates if c.kind == "points"]
     assert points.granted is None
     assert any("no thresholds" in r for r in points.reasons)
+
+
+def test_gaps_only_where_one_figure_reaches_the_tier():
+    from tiers.core.expressions import parse_expression
+    from tiers.whatif.explain import _simple_comparisons
+
+    def parts(src: str) -> list[tuple[str, float, bool]]:
+        return _simple_comparisons(parse_expression(src).tree)
+
+    assert parts("spend >= 100 or 5 < orders") == [("spend", 100.0, False), ("orders", 5.0, True)]
+    assert parts("spend >= 100 and orders >= 2") == []  # both at once: no single figure
+    assert parts("spend >= 100 or (orders >= 2 and tenure_days > 30)") == []

@@ -52,6 +52,19 @@ class CandidateView(BaseModel):
     reasons: list[str]
 
 
+class GapView(BaseModel):
+    """How much more of one metric reaches a higher tier on one policy."""
+
+    policy: str = Field(description="the policy id, or `qualify:TIER` for a tier condition")
+    tier: str = Field(description="the tier it would reach")
+    tier_label: str = Field(description="that tier's display name")
+    metric: str
+    current: float
+    target: float
+    needed: float = Field(description="how much more, in the metric's own units")
+    window: str = Field(description="the window the metric counts, in words ('' for all time)")
+
+
 class EventView(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -87,6 +100,9 @@ class ExplanationView(BaseModel):
     events: list[EventView]
     next_tier: str | None
     distance: list[str] = Field(description="ways to reach the next tier, one per line")
+    gaps: list[GapView] = Field(
+        default_factory=list,
+        description="the figures behind `distance`, for policies that can tell them")
 
 
 class RunRefView(_View):

@@ -40,6 +40,21 @@ class Candidate:
 
 
 @dataclass
+class Gap:
+    """How much more of one metric would reach a higher tier on one policy: the figures a
+    checkout shows ("you are 759.68 from senior"), where ``distance`` is the sentence."""
+
+    policy: str
+    tier: str
+    tier_label: str
+    metric: str
+    current: float
+    target: float
+    needed: float
+    window: str
+
+
+@dataclass
 class Explanation:
     ruleset: str
     customer_id: str
@@ -63,6 +78,7 @@ class Explanation:
     events: list[dict[str, Any]]
     next_tier: str | None
     distance: list[str] = field(default_factory=list)
+    gaps: list[Gap] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -156,6 +172,7 @@ def build(loaded: LoadedRuleset, as_of: dt.datetime, row: dict[str, Any],
         previous_tier=row.get("prev_tier"), segments=list(row.get("segments") or []),
         segment_reasons=segment_reasons, events=events, next_tier=next_tier,
         distance=distance_lines(loaded, row, nxt, as_of) if next_tier else [],
+        gaps=distance_gaps(loaded, row, nxt, as_of) if next_tier else [],
     )
 
 
@@ -261,18 +278,26 @@ def _is_count(spec: MetricSpec | None, value: Any) -> bool:
     return isinstance(value, int)
 
 
-def gap_text(name: str, value: Any, target: float, strict: bool,
-             spec: MetricSpec | None, as_of: dt.datetime | None = None) -> str | None:
-    """'1,240.00 more spend within the last 365 days', None when already met."""
+def gap_amount(value: Any, target: float, strict: bool, spec: MetricSpec | None) -> float | None:
+    """How much more of a metric reaches ``target`` (whole units for counts); None when met."""
     v = float(value or 0)
     if (v > target) if strict else (v >= target):
         return None
+    if _is_count(spec, value) or (isinstance(value, int) and float(target).is_integer()):
+        return math.floor(target - v) + 1 if strict else math.ceil(target - v)
+    return round(target - v + (0.01 if strict else 0), 2)
+
+
+def gap_text(name: str, value: Any, target: float, strict: bool,
+             spec: MetricSpec | None, as_of: dt.datetime | None = None) -> str | None:
+    """'1,240.00 more spend within the last 365 days', None when already met."""
+    need = gap_amount(value, target, strict, spec)
+    if need is None:
+        return None
     words = name.replace("_", " ")
     where = describe_window(spec.window, as_of) if spec is not None else ""
-    if _is_count(spec, value) or (isinstance(value, int) and float(target).is_integer()):
-        need = math.floor(target - v) + 1 if strict else math.ceil(target - v)
+    if isinstance(need, int):
         return f"{need:,} more {words}{where}"
-    need = target - v + (0.01 if strict else 0)
     return f"{need:,.2f} more {words}{where}"
 
 
@@ -310,19 +335,11 @@ def _policy_gap(policy: Any, loaded: LoadedRuleset, row: dict[str, Any],
     custom = getattr(policy, "distance", None)
     if callable(custom):
         return custom(row, target)
-    ladder = getattr(policy, "ladder", None)
-    metrics = getattr(policy, "metrics", None)
-    if not callable(ladder) or not callable(metrics):
+    step = _ladder_step(policy, row, target)
+    if step is None:
         return None
-    try:
-        steps = [(rank, value) for rank, _, value in ladder() if rank >= target]
-        spec = metrics()[0]
-    except Exception:
-        return None
-    if not steps or spec.column not in row:
-        return None
-    minimum = min(steps)[1]
-    return gap_text(spec.measure, row[spec.column], float(minimum), False, spec, as_of) or ""
+    _, minimum, spec = step
+    return gap_text(spec.measure, row[spec.column], minimum, False, spec, as_of) or ""
 
 
 def distance_lines(loaded: LoadedRuleset, row: dict[str, Any], target: int,
@@ -352,3 +369,74 @@ def distance_lines(loaded: LoadedRuleset, row: dict[str, Any], target: int,
     if loaded.model.combine in ("all", "lowest") and len(options) > 1:
         return ["all of:", *options]
     return options
+
+
+def _ladder_step(policy: Any, row: dict[str, Any], target: int
+                 ) -> tuple[int, float, MetricSpec] | None:
+    """The lowest rung at or above ``target`` of a threshold policy: (rank, value, metric)."""
+    ladder = getattr(policy, "ladder", None)
+    metrics = getattr(policy, "metrics", None)
+    if not callable(ladder) or not callable(metrics):
+        return None
+    try:
+        steps = [(rank, value) for rank, _, value in ladder() if rank >= target]
+        spec = metrics()[0]
+    except Exception:
+        return None
+    if not steps or spec.column not in row:
+        return None
+    rank, value = min(steps)
+    return rank, float(value), spec
+
+
+def distance_gaps(loaded: LoadedRuleset, row: dict[str, Any], target: int,
+                  as_of: dt.datetime | None = None) -> list[Gap]:
+    """The figures behind :func:`distance_lines` for the policies that can tell them: threshold
+    ladders and tier `qualify` conditions that compare one metric with a number."""
+    ids = loaded.model.tier_ids()
+    label = {t.id: t.label for t in loaded.model.tiers}
+    gaps: list[Gap] = []
+    for policy in loaded.policies:
+        if policy.output != "tier" or callable(getattr(policy, "distance", None)):
+            continue
+        step = _ladder_step(policy, row, target)
+        if step is None:
+            continue
+        rank, value, spec = step
+        need = gap_amount(row[spec.column], value, False, spec)
+        if need is not None:
+            gaps.append(Gap(policy.id, ids[rank], label[ids[rank]], spec.column,
+                            float(row[spec.column] or 0), value, need,
+                            describe_window(spec.window, as_of).strip()))
+    for i, tier in enumerate(loaded.model.tiers):
+        if i < target or not tier.qualify:
+            continue
+        for name, value, strict in _simple_comparisons(parse_expression(tier.qualify).tree):
+            if name in row:
+                spec = _spec_for(loaded, name)
+                need = gap_amount(row[name], value, strict, spec)
+                if need is not None:
+                    where = describe_window(spec.window, as_of) if spec else ""
+                    gaps.append(Gap(f"qualify:{tier.id}", tier.id, tier.label, name,
+                                    float(row[name] or 0), value, need, where.strip()))
+        break
+    return gaps
+
+
+def _simple_comparisons(node: ast.AST) -> list[tuple[str, float, bool]]:
+    """The `metric >= number` alternatives of a condition (alone or joined by `or`), each of
+    which reaches the tier by itself: (metric, number, strict). Conditions that need several
+    things at once give none: the figures would understate what it takes."""
+    if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.Or):
+        parts = [_simple_comparisons(v) for v in node.values]
+        return [c for p in parts for c in p] if all(parts) else []
+    if isinstance(node, ast.Compare) and len(node.ops) == 1:
+        left, op, right = node.left, node.ops[0], node.comparators[0]
+        if isinstance(right, ast.Name) and isinstance(left, ast.Constant):
+            left, right = right, left
+            op = {ast.Lt: ast.Gt(), ast.LtE: ast.GtE()}.get(type(op), op)  # type: ignore
+        if (isinstance(left, ast.Name) and isinstance(right, ast.Constant)
+                and isinstance(op, (ast.Gt, ast.GtE))
+                and isinstance(right.value, (int, float)) and not isinstance(right.value, bool)):
+            return [(left.id, float(right.value), isinstance(op, ast.Gt))]
+    return []
