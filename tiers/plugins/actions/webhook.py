@@ -168,7 +168,8 @@ class WebhookAction(Action):
                 if ok:
                     yield Outcome(intent.key, "done", {"status": info, "request_key": key})
                 else:
-                    yield Outcome(intent.key, "failed", error=f"{self.shown_url}: {info}")
+                    yield Outcome(intent.key, "failed",
+                                  error=f"POST {self.shown_url} failed: {info}")
 
 
 @hookimpl
