@@ -213,3 +213,62 @@ def test_sender_must_be_one_mailbox(tmp_path, local, sender):
         run_shop(ruleset, f"sqlite:///{tmp_path / 'state.db'}")
     (problem,) = e.value.problems
     assert problem.message.startswith("from: ") and problem.line is not None
+
+
+# ---- TLS means a verified certificate --------------------------------------------------------
+
+@pytest.fixture
+def tls_server(tmp_path):
+    """aiosmtpd on 127.0.0.1 that requires STARTTLS before AUTH, with a certificate of its
+    own CA (made here with openssl), written next to the ruleset as ca.pem."""
+    import ssl
+    import subprocess
+
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
+
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "ca.pem"),
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tmp_path / "ca.pem", tmp_path / "key.pem")
+    sink = Envelopes()
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        sink.logins.append(auth_data.password.decode())
+        return AuthResult(success=True)
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(sink, hostname="127.0.0.1", port=port, tls_context=context,
+                            require_starttls=True, auth_require_tls=True,
+                            authenticator=authenticator, auth_required=True)
+    controller.start()
+    yield sink, port
+    controller.stop()
+
+
+def test_starttls_with_the_servers_ca_sends_with_the_password(tmp_path, tls_server):
+    sink, port = tls_server
+    ruleset = write_shop(tmp_path, mail("127.0.0.1", port, ", starttls: true, ca_file: ca.pem"))
+    result = run_shop(ruleset, f"sqlite:///{tmp_path / 'state.db'}")
+    assert result.applied.done == 3
+    assert sink.logins == ["pw-in-the-clear"] and len(sink.rcpts) == 3
+
+
+def test_starttls_to_an_unverified_certificate_sends_nothing(tmp_path, tls_server):
+    sink, port = tls_server
+    ruleset = write_shop(tmp_path, mail("127.0.0.1", port, ", starttls: true"))
+    result = run_shop(ruleset, f"sqlite:///{tmp_path / 'state.db'}")
+    assert (result.applied.done, result.applied.failed) == (0, 3)
+    assert "CERTIFICATE_VERIFY_FAILED" in result.applied.actions[0].errors[0]
+    assert sink.logins == [] and sink.rcpts == []  # no password went to that server
+
+
+def test_missing_ca_file_is_a_ruleset_problem(tmp_path):
+    ruleset = write_shop(tmp_path, mail("smtp.example.com", 587,
+                                        ", starttls: true, ca_file: nowhere.pem"))
+    with pytest.raises(RulesetError, match=r"ca_file 'nowhere\.pem' does not exist"):
+        run_shop(ruleset, f"sqlite:///{tmp_path / 'state.db'}")

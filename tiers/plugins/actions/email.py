@@ -17,6 +17,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import smtplib
+import ssl
 import time
 from collections.abc import Iterable, Iterator
 from email.message import EmailMessage
@@ -47,6 +48,9 @@ class SmtpConfig(ComponentConfig):
     username_env: str | None = Field(default=None, description="env var holding the user")
     password_env: str | None = Field(default=None, description="env var holding the password")
     timeout: float = Field(default=30, gt=0, description="seconds per SMTP command")
+    ca_file: str | None = Field(
+        default=None, description="PEM file of the CA that signed the server's certificate "
+        "(a private CA), relative to the ruleset; the system's CAs by default")
     allow_plaintext_auth: bool = Field(
         default=False, description="send the password without TLS to a host that is not "
         "loopback (anyone on the path can read it); off by default")
@@ -142,6 +146,12 @@ class EmailAction(Action):
             problems.append(self.context.problem(
                 f"from: {exc}", "from", hint="write one sender, e.g. "
                 "'Shop Club <club@shop.example>'"))
+        ca_file = self.config.smtp.ca_file
+        if self.config.transport == "smtp" and ca_file and not self.context.resolve(
+                ca_file).is_file():
+            problems.append(self.context.problem(
+                f"ca_file {ca_file!r} does not exist", "smtp", "ca_file",
+                hint="give the PEM file of the CA that signed the SMTP server's certificate"))
         if self.config.transport == "smtp" and cleartext_auth_refused(self.config.smtp):
             problems.append(self.context.problem(
                 f"smtp would send the password to {self.config.smtp.host} without TLS",
@@ -260,15 +270,25 @@ class EmailAction(Action):
             yield Outcome(intent.key, "done", {"message_id": intent.payload["message_id"],
                                                "file": str(path)})
 
+    def _tls(self) -> ssl.SSLContext:
+        """Certificate and host name verified: TLS that anyone on the path could answer
+        with their own certificate would hand them the password."""
+        ca_file = self.config.smtp.ca_file
+        return ssl.create_default_context(
+            cafile=str(self.context.resolve(ca_file)) if ca_file else None)
+
     def _connect(self) -> smtplib.SMTP:
         s = self.config.smtp
-        cls = smtplib.SMTP_SSL if s.ssl else smtplib.SMTP
         if cleartext_auth_refused(s):  # check() refuses this ruleset; never send it anyway
             raise RuntimeError(f"refusing to send the SMTP password to {s.host} without TLS; "
                                "set starttls or ssl")
-        conn = cls(s.host, s.port, timeout=s.timeout)
+        if s.ssl:
+            conn: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout,
+                                                  context=self._tls())
+        else:
+            conn = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
         if s.starttls and not s.ssl:
-            conn.starttls()
+            conn.starttls(context=self._tls())
         if s.authenticates:
             user = os.environ.get(s.username_env, "")
             password = os.environ.get(s.password_env or "", "")
@@ -289,12 +309,16 @@ class EmailAction(Action):
                 try:
                     # the envelope names the one checked mailbox, never what headers imply
                     refused = conn.send_message(msg, to_addrs=[to])
-                except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError,
-                        smtplib.SMTPSenderRefused) as exc:
+                except smtplib.SMTPRecipientsRefused as exc:  # this address, not the server
+                    yield Outcome(intent.key, "failed", error=f"SMTP refused: {exc}",
+                                  own_fault=True)
+                    continue
+                except (smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as exc:
                     yield Outcome(intent.key, "failed", error=f"SMTP refused: {exc}")
                     continue
                 if refused:
-                    yield Outcome(intent.key, "failed", error=f"SMTP refused: {refused}")
+                    yield Outcome(intent.key, "failed", error=f"SMTP refused: {refused}",
+                                  own_fault=True)
                     continue
                 yield Outcome(intent.key, "done", {"message_id": intent.payload["message_id"]})
         finally:

@@ -25,7 +25,9 @@ class BadAddress(ValueError):
 
 def mailbox(value: object) -> str:
     """``value`` as one mailbox (stripped), or :class:`BadAddress` with the reason."""
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str):
+        raise BadAddress(f"{value!r} is not text")
+    if not value.strip():
         raise BadAddress("no address")
     if _CONTROL.search(value):
         raise BadAddress(f"{shown(value)} contains a line break or control character")
