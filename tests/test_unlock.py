@@ -121,3 +121,52 @@ def test_force_alone_is_a_usage_error(tmp_path):
     res = CliRunner().invoke(build_app(), ["runs", "--state", f"sqlite:///{tmp_path}/s.db",
                                            "--force"])
     assert res.exit_code == 2 and "--force goes with --unlock" in res.output
+
+
+def test_a_live_tiers_run_keeps_its_lock_and_sends_each_key_once(tmp_path):
+    """The reported case: `--unlock` during a live run let a second run apply everything
+    again. Here a real `tiers run` posts to a slow receiver while we try to unlock and run."""
+    import json
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    keys: list[str] = []
+    first = threading.Event()
+
+    class Slow(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            keys.append(self.headers["Idempotency-Key"])
+            first.set()
+            time.sleep(0.7)  # the run stays in its apply step for a while
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        ruleset = write_shop(tmp_path, f"""
+            - type: webhook
+              when: {{tier: vip}}
+              url: http://127.0.0.1:{server.server_address[1]}/hook
+            """)
+        url = f"sqlite:///{tmp_path / 'state.db'}"
+        live = subprocess.Popen([sys.executable, "-m", "tiers", "run", str(ruleset), "--state",
+                                 url, "--format", "json"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True,
+                                env={**os.environ, "PYTHONPATH": str(REPO)})
+        assert first.wait(120), "the run never posted"
+        res = unlock(url)
+        assert res.exit_code == 7 and f"pid {live.pid}" in res.output, res.output
+        with pytest.raises(RunLockedError):
+            run_shop(ruleset, url)
+        out, err = live.communicate(timeout=120)
+        assert live.returncode == 0, err
+        assert json.loads(out)["actions"][0]["done"] == 3
+    finally:
+        server.shutdown()
+    assert len(keys) == 3 and len(set(keys)) == 3  # every key once, nothing sent twice
