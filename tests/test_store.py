@@ -173,6 +173,9 @@ def test_lock_held_on_another_host_needs_unlock(tmp_path, store_url):
     with pytest.raises(RunLockedError):
         run_shop(ruleset, store_url)
     res = CliRunner().invoke(build_app(), ["runs", "--state", store_url, "--unlock", "shop"])
+    assert res.exit_code == 7 and "--force" in res.output  # its process cannot be checked
+    res = CliRunner().invoke(build_app(), ["runs", "--state", store_url, "--unlock", "shop",
+                                           "--force"])
     assert res.exit_code == 0, res.output
     assert "removed the lock of run 99 (pid 1 on elsewhere)" in res.output
     assert run_shop(ruleset, store_url).run is not None

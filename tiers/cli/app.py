@@ -24,7 +24,7 @@ from tiers.cli import (
     serve,
     validate,
 )
-from tiers.cli.common import STATE, err, plugins
+from tiers.cli.common import STATE, err, plugins, traceback_text
 from tiers.core.errors import TiersError
 from tiers.core.version import __version__
 
@@ -86,12 +86,17 @@ def main() -> None:
     try:
         build_app(help_only=sys.argv[1:] in ([], ["--help"], ["-h"]))
     except TiersError as exc:
-        if debug:
-            raise
-        err(f"error: {exc.render()}")
+        from tiers.core.redact import redact_text
+
+        err(traceback_text().rstrip() if debug else redact_text(f"error: {exc.render()}"))
         sys.exit(exc.exit_code)
     os.environ.setdefault("PYTHONIOENCODING", "utf-8")
-    app()
+    try:
+        app()
+    except Exception as exc:
+        # an unexpected error: its traceback, redacted, instead of Python's raw one
+        err(traceback_text().rstrip())
+        sys.exit(exc.exit_code if isinstance(exc, TiersError) else 1)
 
 
 if __name__ == "__main__":

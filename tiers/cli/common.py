@@ -30,15 +30,29 @@ def err(message: str) -> None:
     typer.echo(message, err=True)
 
 
+def traceback_text() -> str:
+    """The traceback being handled, with credentials masked (a URL's password or token in an
+    exception message)."""
+    import traceback
+
+    from tiers.core.redact import redact_text
+
+    return redact_text(traceback.format_exc())
+
+
 @contextmanager
 def reported() -> Iterator[None]:
-    """Render tiers errors as short messages with their exit code; --debug shows tracebacks."""
+    """Render tiers errors as short messages with their exit code; --debug shows tracebacks
+    (redacted, like every message)."""
+    from tiers.core.redact import redact_text
+
     try:
         yield
     except TiersError as exc:
         if STATE["debug"]:
-            raise
-        err(f"error: {exc.render()}")
+            err(traceback_text().rstrip())
+        else:
+            err(redact_text(f"error: {exc.render()}"))
         raise typer.Exit(exc.exit_code) from None
 
 

@@ -81,7 +81,8 @@ def actions_json(result: RunResult) -> dict[str, Any]:
     if result.applied is not None:
         out["actions"] = [{"action": a.action, "type": a.type, "planned": a.planned,
                            "new": a.new, "resumed": a.resumed, "done": a.done,
-                           "failed": a.failed, "waiting": a.deferred, "errors": a.errors,
+                           "failed": a.failed, "waiting": a.deferred, "stopped": a.stopped,
+                           "errors": a.errors,
                            "notes": a.notes}
                           for a in result.applied.actions]
         out["run_id"] = result.run.id if result.run is not None else None
@@ -89,4 +90,8 @@ def actions_json(result: RunResult) -> dict[str, Any]:
 
 
 def exit_code(result: RunResult) -> int:
-    return EXIT_FAILED_INTENTS if result.applied is not None and result.applied.failed else 0
+    """5 when the run is not complete: intents failed, or an action stopped after consecutive
+    failures and left intents for the next run."""
+    applied = result.applied
+    incomplete = applied is not None and (applied.failed or applied.stopped)
+    return EXIT_FAILED_INTENTS if incomplete else 0

@@ -1,4 +1,5 @@
-"""`tiers runs`: past runs from the state store; `--unlock` frees a stale run lock."""
+"""`tiers runs`: past runs from the state store; `--unlock` frees a stale run lock, never
+one a live run on this host holds (`--force` for a lock from another host)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,13 @@ def runs_command(
     state: StateOpt = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="How many runs.")] = 20,
     unlock: Annotated[str | None, typer.Option(
-        "--unlock", help="Remove the run lock of this ruleset name (after a killed run on "
-                         "another host); its run is marked abandoned.")] = None,
+        "--unlock", help="Remove the run lock of this ruleset name (after a killed run); "
+                         "its run is marked abandoned. Refused while the run's process is "
+                         "alive on this host.")] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="With --unlock: remove a lock held on another host, or by a pid "
+                        "that is not a tiers run, once you have checked it is gone.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """List past runs (newest first): status, customers, changes and action outcomes."""
@@ -25,11 +31,18 @@ def runs_command(
     from tiers.cli.common import reported
     from tiers.cli.render import console
 
+    if force and not unlock:
+        raise typer.BadParameter("--force goes with --unlock RULESET", param_hint="--force")
     with reported():
         store, name = open_for_reading(ruleset, state)
         try:
             if unlock:
-                h = store.unlock(unlock)
+                import datetime as dt
+
+                from tiers.store import lock
+
+                now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+                h = lock.unlock(store.engine, unlock, now, force=force)
                 typer.echo(f"removed the lock of run {h.run_id} (pid {h.pid} on {h.host})" if h
                            else f"ruleset {unlock!r} holds no lock")
                 return

@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     import ibis.expr.types as ir
     import pyarrow as pa
 
+#: consecutive failures after which an action stops for the run (its circuit breaker)
+DEFAULT_STOP_AFTER_FAILURES = 5
+
 Period = Literal["day", "month", "quarter", "year", "once"]
 
 
@@ -71,6 +74,10 @@ class ActionConfig(ComponentConfig):
     period: Period = Field(
         default="day", description="an intent is issued at most once per customer, event "
         "and period: day (the run's as-of date), month, quarter, year or once")
+    stop_after_failures: int = Field(
+        default=DEFAULT_STOP_AFTER_FAILURES, ge=0, description="stop this action for the "
+        "run after this many failed intents in a row (a dead endpoint), leaving the rest "
+        "pending for the next run; 0 never stops")
 
 
 def period_label(as_of: dt.datetime, period: str) -> str:
@@ -145,6 +152,9 @@ class Outcome:
     status: Literal["done", "failed", "deferred"]
     result: Any = None
     error: str | None = None
+    #: the failure is this intent's own (a bad address in its data), not the endpoint's: it
+    #: does not count towards stopping the action after consecutive failures
+    own_fault: bool = False
 
 
 Selector = Callable[["PlanInput", When, str], "ir.Table"]

@@ -3,8 +3,12 @@ PostgreSQL (an advisory lock would not survive on SQLite and dies with a pooled 
 
 The row is committed on its own so every other process sees it at once. A second run fails
 at once with :class:`RunLockedError`. A run killed without cleanup leaves its row behind: the
-next run on the same host notices the process is gone and takes the lock over; from another
-host, ``tiers runs --unlock RULESET`` removes it after you have checked the run is dead.
+next run on the same host notices the process is gone and takes the lock over.
+
+``tiers runs --unlock RULESET`` removes a lock by hand, and refuses to break a live run: a lock
+whose process is alive on this host stays, and one held on another host (whose processes tiers
+cannot see) needs ``--force`` once you have checked there that the run is gone. ``--force``
+also frees a lock whose pid is alive here but belongs to another program (a reused pid).
 """
 
 from __future__ import annotations
@@ -66,8 +70,9 @@ def acquire(engine: sa.Engine, ruleset: str, run: dict, now: dt.datetime
                 f"another run of ruleset {ruleset!r} is active against this store "
                 f"(run {h.run_id}, pid {h.pid} on {h.host}, started "
                 f"{h.acquired_at:%Y-%m-%d %H:%M:%S} UTC). Wait for it to finish. "
-                f"If that process is gone, run "
-                f"`tiers runs --unlock {ruleset}` and then `tiers run` again")
+                + (f"If pid {h.pid} is not a tiers run (a reused number), run "
+                   if h.host == me["host"] else "If that process is gone, run ")
+                + f"`tiers runs --unlock {ruleset} --force` and then `tiers run` again")
         if h is not None:
             conn.execute(run_locks.delete().where(run_locks.c.ruleset == ruleset))
             conn.execute(runs.update().where(runs.c.id == h.run_id, runs.c.status.in_(
@@ -91,13 +96,37 @@ def release(engine: sa.Engine, ruleset: str, run_id: int) -> None:
                                               run_locks.c.run_id == run_id))
 
 
-def unlock(engine: sa.Engine, ruleset: str, now: dt.datetime) -> Holder | None:
-    """Remove a lock by hand (``tiers runs --unlock``); marks its run abandoned."""
+def unlock_refusal(h: Holder) -> str | None:
+    """Why ``tiers runs --unlock`` without ``--force`` leaves the lock of ``h``, or None."""
+    started = f"{h.acquired_at:%Y-%m-%d %H:%M:%S} UTC"
+    if h.host == socket.gethostname():
+        if not pid_alive(h.pid):
+            return None
+        return (f"run {h.run_id} of ruleset {h.ruleset!r} is still running: pid {h.pid} on "
+                f"this host ({h.host}) holds its lock since {started}. Removing the lock "
+                "would let a second run send the same mail and webhooks again. Wait for it "
+                f"to finish, or stop it (kill {h.pid}); a run stopped that way frees its lock "
+                f"at the next run. Only if pid {h.pid} is not a tiers run (the number was "
+                f"reused), run `tiers runs --unlock {h.ruleset} --force`")
+    return (f"run {h.run_id} of ruleset {h.ruleset!r} holds its lock from pid {h.pid} on "
+            f"host {h.host} since {started}; tiers cannot see the processes of another host. "
+            f"Check on {h.host} that pid {h.pid} is gone, then run "
+            f"`tiers runs --unlock {h.ruleset} --force`")
+
+
+def unlock(engine: sa.Engine, ruleset: str, now: dt.datetime, force: bool = False
+           ) -> Holder | None:
+    """Remove a lock by hand (``tiers runs --unlock``) and mark its run abandoned. Without
+    ``force``, raises :class:`RunLockedError` for a lock that may belong to a live run."""
     with engine.begin() as conn:
         h = holder(conn, ruleset)
         if h is None:
             return None
-        conn.execute(run_locks.delete().where(run_locks.c.ruleset == ruleset))
+        why = None if force else unlock_refusal(h)
+        if why is not None:
+            raise RunLockedError(why)
+        conn.execute(run_locks.delete().where(run_locks.c.ruleset == ruleset,
+                                              run_locks.c.run_id == h.run_id))
         conn.execute(runs.update().where(runs.c.id == h.run_id, runs.c.status.in_(
             ("running", "recorded"))).values(status="abandoned", finished_at=now,
                                              error="lock removed by tiers runs --unlock"))

@@ -5,16 +5,23 @@ Templates live in ``<templates>/<template>/`` next to the ruleset: ``subject.txt
 (``zh-CN/subject.txt``); the customer's locale falls back to its language (``zh``), then
 ``default_locale``, then the folder itself. Everything is rendered while planning, so a bad
 template stops the run before any mail leaves.
+
+Every recipient is exactly one mailbox (:mod:`tiers.plugins.actions.mailbox`): a customer
+address holding two addresses or a line break fails that intent alone, with the reason in the
+ledger. A password goes only over TLS (``starttls`` or ``ssl``), except to a loopback host or
+with ``allow_plaintext_auth: true``; the ruleset is refused at load otherwise.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import smtplib
+import ssl
 import time
 from collections.abc import Iterable, Iterator
 from email.message import EmailMessage
-from email.utils import formatdate
+from email.utils import formatdate, getaddresses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -24,6 +31,7 @@ from tiers import render_template, template_environment, template_problems
 from tiers.core.action import Action, ActionConfig, ApplyContext, Intent, Outcome, PlanInput
 from tiers.core.errors import Problem
 from tiers.core.hookspecs import hookimpl
+from tiers.plugins.actions.mailbox import BadAddress, mailbox
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -40,6 +48,38 @@ class SmtpConfig(ComponentConfig):
     username_env: str | None = Field(default=None, description="env var holding the user")
     password_env: str | None = Field(default=None, description="env var holding the password")
     timeout: float = Field(default=30, gt=0, description="seconds per SMTP command")
+    ca_file: str | None = Field(
+        default=None, description="PEM file of the CA that signed the server's certificate "
+        "(a private CA), relative to the ruleset; the system's CAs by default")
+    allow_plaintext_auth: bool = Field(
+        default=False, description="send the password without TLS to a host that is not "
+        "loopback (anyone on the path can read it); off by default")
+
+    @property
+    def authenticates(self) -> bool:
+        """Whether tiers logs in (it does when a user is configured)."""
+        return bool(self.username_env)
+
+    @property
+    def encrypted(self) -> bool:
+        return self.ssl or self.starttls
+
+
+def is_loopback(host: str) -> bool:
+    """The host is this machine by its literal name: ``localhost`` or a loopback IP (a name
+    is not resolved, since what it resolves to can change before the mail is sent)."""
+    name = host.strip().strip("[]").rstrip(".").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def cleartext_auth_refused(s: SmtpConfig) -> bool:
+    return (s.authenticates and not s.encrypted and not s.allow_plaintext_auth
+            and not is_loopback(s.host))
 
 
 class EmailConfig(ActionConfig):
@@ -100,6 +140,23 @@ class EmailAction(Action):
         names = sorted(str(p.relative_to(self.folder)) for p in base.rglob("*")
                        if p.is_file() and p.name in PARTS)
         problems += template_problems(self._env(), self.folder, names)
+        try:
+            mailbox(self.config.sender)
+        except BadAddress as exc:
+            problems.append(self.context.problem(
+                f"from: {exc}", "from", hint="write one sender, e.g. "
+                "'Shop Club <club@shop.example>'"))
+        ca_file = self.config.smtp.ca_file
+        if self.config.transport == "smtp" and ca_file and not self.context.resolve(
+                ca_file).is_file():
+            problems.append(self.context.problem(
+                f"ca_file {ca_file!r} does not exist", "smtp", "ca_file",
+                hint="give the PEM file of the CA that signed the SMTP server's certificate"))
+        if self.config.transport == "smtp" and cleartext_auth_refused(self.config.smtp):
+            problems.append(self.context.problem(
+                f"smtp would send the password to {self.config.smtp.host} without TLS",
+                "smtp", hint="set `starttls: true` (port 587) or `ssl: true` (port 465); "
+                "only if the network path is trusted, `allow_plaintext_auth: true`"))
         if self.config.transport == "smtp":
             for var in (self.config.smtp.username_env, self.config.smtp.password_env):
                 if var and var not in os.environ:
@@ -152,11 +209,24 @@ class EmailAction(Action):
     def describe(self, intent: Intent) -> str:
         return f"{intent.payload.get('to')}: {intent.payload.get('subject')}"
 
+    def recipient(self, intent: Intent) -> str:
+        """The intent's one mailbox; :class:`BadAddress` names the customer and the fault."""
+        value = intent.payload.get("to")
+        if value is None or (isinstance(value, str) and not value.strip()):
+            raise BadAddress(f"customer {intent.customer_id} has no address in column "
+                             f"{self.config.to!r}")
+        try:
+            return mailbox(value)
+        except BadAddress as exc:
+            raise BadAddress(f"customer {intent.customer_id}: address in column "
+                             f"{self.config.to!r} refused: {exc}; nothing was sent to it"
+                             ) from None
+
     def message(self, intent: Intent) -> EmailMessage:
         p = intent.payload
         msg = EmailMessage()
         msg["From"] = self.config.sender
-        msg["To"] = p["to"]
+        msg["To"] = self.recipient(intent)
         msg["Subject"] = p["subject"]
         msg["Message-ID"] = p["message_id"]
         msg["Date"] = formatdate(localtime=False, usegmt=True)
@@ -188,24 +258,38 @@ class EmailAction(Action):
         folder = self.context.resolve(self.config.outbox)
         folder.mkdir(parents=True, exist_ok=True)
         for intent in intents:
-            if not intent.payload.get("to"):
-                yield Outcome(intent.key, "failed", error=f"customer {intent.customer_id} has "
-                              f"no address in column {self.config.to!r}")
+            try:
+                data = bytes(self.message(intent))
+            except (BadAddress, ValueError) as exc:
+                yield Outcome(intent.key, "failed", error=str(exc), own_fault=True)
                 continue
             path = folder / f"{intent.key}.eml"
             tmp = folder / f".{intent.key}.eml.tmp"
-            tmp.write_bytes(bytes(self.message(intent)))
+            tmp.write_bytes(data)
             os.replace(tmp, path)  # the same file on a retry: never two copies
             yield Outcome(intent.key, "done", {"message_id": intent.payload["message_id"],
                                                "file": str(path)})
 
+    def _tls(self) -> ssl.SSLContext:
+        """Certificate and host name verified: TLS that anyone on the path could answer
+        with their own certificate would hand them the password."""
+        ca_file = self.config.smtp.ca_file
+        return ssl.create_default_context(
+            cafile=str(self.context.resolve(ca_file)) if ca_file else None)
+
     def _connect(self) -> smtplib.SMTP:
         s = self.config.smtp
-        cls = smtplib.SMTP_SSL if s.ssl else smtplib.SMTP
-        conn = cls(s.host, s.port, timeout=s.timeout)
+        if cleartext_auth_refused(s):  # check() refuses this ruleset; never send it anyway
+            raise RuntimeError(f"refusing to send the SMTP password to {s.host} without TLS; "
+                               "set starttls or ssl")
+        if s.ssl:
+            conn: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout,
+                                                  context=self._tls())
+        else:
+            conn = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
         if s.starttls and not s.ssl:
-            conn.starttls()
-        if s.username_env:
+            conn.starttls(context=self._tls())
+        if s.authenticates:
             user = os.environ.get(s.username_env, "")
             password = os.environ.get(s.password_env or "", "")
             conn.login(user, password)
@@ -215,19 +299,26 @@ class EmailAction(Action):
         conn = self._connect()  # one connection per batch
         try:
             for intent in intents:
-                if not intent.payload.get("to"):
-                    yield Outcome(intent.key, "failed", error=f"customer {intent.customer_id}"
-                                  f" has no address in column {self.config.to!r}")
+                try:
+                    msg = self.message(intent)
+                    to = getaddresses([self.recipient(intent)])[0][1]
+                except (BadAddress, ValueError) as exc:
+                    yield Outcome(intent.key, "failed", error=str(exc), own_fault=True)
                     continue
                 self._pace()
                 try:
-                    refused = conn.send_message(self.message(intent))
-                except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError,
-                        smtplib.SMTPSenderRefused) as exc:
+                    # the envelope names the one checked mailbox, never what headers imply
+                    refused = conn.send_message(msg, to_addrs=[to])
+                except smtplib.SMTPRecipientsRefused as exc:  # this address, not the server
+                    yield Outcome(intent.key, "failed", error=f"SMTP refused: {exc}",
+                                  own_fault=True)
+                    continue
+                except (smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as exc:
                     yield Outcome(intent.key, "failed", error=f"SMTP refused: {exc}")
                     continue
                 if refused:
-                    yield Outcome(intent.key, "failed", error=f"SMTP refused: {refused}")
+                    yield Outcome(intent.key, "failed", error=f"SMTP refused: {refused}",
+                                  own_fault=True)
                     continue
                 yield Outcome(intent.key, "done", {"message_id": intent.payload["message_id"]})
         finally:

@@ -4,6 +4,9 @@ Every request carries an ``Idempotency-Key`` header (the intent's key, or a hash
 keys) so a receiver can drop a repeat, and, with a secret, an ``X-Tiers-Signature:
 sha256=<hex>`` HMAC of the body. 429 and 5xx answers and connection errors are retried with
 exponential backoff (``Retry-After`` is honoured); other answers fail the intent.
+
+Credentials in the URL (a password, a ``token``/``api_key``/``sig``... query value) and in
+secret-looking headers are masked wherever the URL or an error is shown or stored.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pydantic import Field
 from tiers.core.action import Action, ActionConfig, ApplyContext, Intent, Outcome
 from tiers.core.errors import Problem
 from tiers.core.hookspecs import hookimpl
+from tiers.core.redact import SECRET_NAME, known, redact_text, redact_url, url_secrets
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -68,11 +72,25 @@ class WebhookAction(Action):
     def batch_size(self) -> int:  # type: ignore[override]
         return max(self.config.batch, 50)
 
+    def secrets(self) -> list[str]:
+        """Values never to show: the URL's credentials, secret-looking header values (an
+        ``Authorization`` token) and the signing secret."""
+        values = url_secrets(self.config.url)
+        for name, value in self.config.headers.items():
+            if SECRET_NAME.search(name) or name.lower() in ("cookie", "proxy-authorization"):
+                values += [value, *value.split()[1:]]  # "Bearer xyz": xyz alone too
+        return known([*values, getattr(self, "_secret", None)])
+
+    @property
+    def shown_url(self) -> str:
+        """The URL as messages and the ledger may hold it."""
+        return redact_url(self.config.url, self.secrets())
+
     def check(self) -> list[Problem]:
         problems = super().check()
         if not self.config.url.startswith(("http://", "https://")):
             problems.append(self.context.problem(
-                f"url {self.config.url!r} is not an http(s) URL", "url",
+                f"url {self.shown_url!r} is not an http(s) URL", "url",
                 hint="write the full URL, e.g. https://crm.example.com/hooks/tiers"))
         return problems
 
@@ -119,11 +137,12 @@ class WebhookAction(Action):
             try:
                 resp = self._client.post(self.config.url, content=body, headers=headers)
             except httpx.HTTPError as exc:
-                last = f"{type(exc).__name__}: {exc}"
+                last = redact_text(f"{type(exc).__name__}: {exc}", self.secrets())
             else:
                 if resp.status_code < 300:
                     return True, str(resp.status_code)
-                last = f"HTTP {resp.status_code}: {resp.text[:200]}"
+                last = redact_text(f"HTTP {resp.status_code}: {resp.text[:200]}",
+                                   self.secrets())
                 if resp.status_code != 429 and resp.status_code < 500:
                     return False, last
                 after = resp.headers.get("Retry-After", "")
@@ -149,7 +168,8 @@ class WebhookAction(Action):
                 if ok:
                     yield Outcome(intent.key, "done", {"status": info, "request_key": key})
                 else:
-                    yield Outcome(intent.key, "failed", error=f"{self.config.url}: {info}")
+                    yield Outcome(intent.key, "failed",
+                                  error=f"POST {self.shown_url} failed: {info}")
 
 
 @hookimpl
