@@ -47,9 +47,22 @@ def _engine(url: str) -> sa.Engine:
 
         @sa.event.listens_for(engine, "begin")
         def _begin(conn: sa.Connection) -> None:
+            if conn.get_execution_options().get(_READING):
+                # a reader needs no lock under WAL: `tiers runs` or `history` must not wait
+                # for a run that is recording, nor make it wait
+                conn.exec_driver_sql("BEGIN")
+                return
             # take the write lock up front: no deadlock when two writers upgrade at once
             conn.exec_driver_sql("BEGIN IMMEDIATE")
     return engine
+
+
+_READING = "tiers_reading"
+
+
+def reading(engine: sa.Engine) -> sa.Connection:
+    """A connection for reads only (``with reading(engine) as conn``): no write lock."""
+    return engine.connect().execution_options(**{_READING: True})
 
 
 @dataclass
@@ -76,7 +89,7 @@ class StateStore:
                 migrate(self.engine, redact(url))
                 self.exists = True
             elif self.exists:
-                with self.engine.connect() as conn:
+                with reading(self.engine) as conn:
                     found = current_version(conn)
                 if found is not None and found != SCHEMA_VERSION:
                     raise StoreError(f"the state store {redact(url)} has schema version "
@@ -124,7 +137,7 @@ class StateStore:
         """The as-of of the latest run whose state was recorded."""
         if not self.exists:
             return None
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return conn.execute(sa.select(sa.func.max(runs.c.as_of)).where(
                 runs.c.ruleset == ruleset,
                 runs.c.status.in_(("recorded", "done", "done_with_failures", "abandoned")),
@@ -136,7 +149,7 @@ class StateStore:
         q = sa.select(runs).order_by(runs.c.id.desc()).limit(limit)
         if ruleset:
             q = q.where(runs.c.ruleset == ruleset)
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
 
     def unlock(self, ruleset: str) -> lock.Holder | None:
@@ -150,7 +163,7 @@ class StateStore:
             return self._previous[ruleset]
         if not self.exists:
             return None
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             table = bulk.read_current(conn, ruleset)
         if table.num_rows == 0:
             return None
@@ -206,7 +219,7 @@ class StateStore:
         q = sa.select(ledger).where(ledger.c.ruleset == ruleset,
                                     ledger.c.status.in_(RESUMABLE)).order_by(
             ledger.c.action, ledger.c.customer_id, ledger.c.key)
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
 
     def existing_keys(self, keys: Iterable[str]) -> set[str]:
@@ -214,7 +227,7 @@ class StateStore:
         found: set[str] = set()
         if not self.exists:
             return found
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             for i in range(0, len(keys), 5000):
                 chunk = keys[i:i + 5000]
                 found.update(conn.execute(sa.select(ledger.c.key).where(
@@ -252,7 +265,7 @@ class StateStore:
         if conn is not None:
             rows = [dict(r._mapping) for r in conn.execute(q)]
         else:
-            with self.engine.connect() as c:
+            with reading(self.engine) as c:
                 rows = [dict(r._mapping) for r in c.execute(q)]
         for row in rows:
             row["result"] = json.loads(row["result"]) if row["result"] else None
@@ -287,7 +300,7 @@ class StateStore:
             ledger.c.created_at, ledger.c.action)
         if ruleset:
             q = q.where(ledger.c.ruleset == ruleset)
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
 
     def history_for(self, customer_id: str, ruleset: str | None = None) -> list[dict[str, Any]]:
@@ -295,7 +308,7 @@ class StateStore:
             tier_history.c.at, tier_history.c.id)
         if ruleset:
             q = q.where(tier_history.c.ruleset == ruleset)
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
 
     def current_for(self, customer_id: str, ruleset: str | None = None
@@ -303,7 +316,7 @@ class StateStore:
         q = sa.select(current_tiers).where(current_tiers.c.customer_id == customer_id)
         if ruleset:
             q = q.where(current_tiers.c.ruleset == ruleset)
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
 
     # ---- secrets -----------------------------------------------------------------------------
