@@ -171,10 +171,12 @@ def parse_fields(table: ir.Table, check: RowCheck, as_of: dt.datetime | None
     from tiers.plugins.sources.functions import byte_length, normalise_id, nul, odd_id
     from tiers.plugins.sources.parsing import (
         allowed_marks,
+        amount_direct,
         normalise_timestamp,
         parse_amount_number,
         parse_amount_text,
-        parse_timestamp_text,
+        timestamp_from_parts,
+        timestamp_parts,
         trimmed,
     )
 
@@ -188,7 +190,20 @@ def parse_fields(table: ir.Table, check: RowCheck, as_of: dt.datetime | None
         # the raw id is kept for the normaliser, which also trims Unicode spaces
         table = table.mutate(**{n: trimmed(table[n]) for n in text_fields},
                              **{raw_ids[n]: table[n] for n in string_ids},
-                             **{odd[n]: odd_id(table[n], check.backend) for n in string_ids})
+                             **{odd[n]: odd_id(table[n], check.backend) for n in string_ids},
+                             **_fence(check.backend))
+    # the readings of each timestamp text, in a projection of their own: each is used
+    # several times by the value and its reasons
+    text_times = [n for n in (*TIMESTAMP_FIELDS, *DATE_FIELDS) if n in text_fields]
+    parts = {n: {k: f"_tiers_ts_{k}_{n}" for k in ("direct", "slow", "zone")}
+             for n in text_times}
+    readings = {parts[n][k]: e for n in text_times
+                for k, e in timestamp_parts(table[n], options.date_order).items()}
+    text_amount = "amount" in text_fields
+    if text_amount:
+        readings[DIRECT_AMOUNT] = amount_direct(table.amount, options.decimal, check.backend)
+    if readings:
+        table = table.mutate(**readings, **_fence(check.backend))
     stage: dict[str, Any] = {}
 
     def staged(name: str, expr: Any) -> str:
@@ -238,7 +253,8 @@ def parse_fields(table: ir.Table, check: RowCheck, as_of: dt.datetime | None
 
     if "amount" in table.columns:
         col = table.amount
-        parsed = (parse_amount_text(col, options.thousands, options.decimal, check.backend)
+        parsed = (parse_amount_text(col, options.thousands, options.decimal, check.backend,
+                                    table[DIRECT_AMOUNT])
                   if col.type().is_string() else parse_amount_number(col))
         decimal = f"decimal(18, {options.amount_scale})"
         value = staged("amount", parsed.value)
@@ -281,7 +297,9 @@ def parse_fields(table: ir.Table, check: RowCheck, as_of: dt.datetime | None
         is_date = name in DATE_FIELDS
         if col.type().is_string():
             empty = col.isnull() | (col == "")
-            ts = normalise_timestamp(parse_timestamp_text(col, options.date_order),
+            read = timestamp_from_parts(*[table[parts[name][k]]
+                                          for k in ("direct", "slow", "zone")])
+            ts = normalise_timestamp(read,
                                      None if is_date else options.timezone,
                                      None if is_date else options.file_timezone, check.backend)
         else:
@@ -300,15 +318,40 @@ def parse_fields(table: ir.Table, check: RowCheck, as_of: dt.datetime | None
         values[name] = (lambda t, c=ts_col: t[c].date()) if is_date else (
             lambda t, c=ts_col: t[c])
 
-    staged_table = table.mutate(**stage) if stage else table
+    staged_table = table.mutate(**stage, **_fence(check.backend)) if stage else table
     reasons: list[tuple[Any, Any]] = list(check.extra_reasons)
     if INVALID in staged_table.columns:  # set by sources that validate records while reading
         reasons.append((staged_table[INVALID].notnull(), staged_table[INVALID]))
     reasons += [(f(staged_table), label) for f, label in later]
     out = staged_table.mutate(**{n: f(staged_table) for n, f in values.items()},
                               **{REJECT: _reason(reasons)})
-    helpers = [*stage, *raw_ids.values(), *odd.values()]
+    helpers = [*stage, *raw_ids.values(), *odd.values(),
+               *[c for cols in parts.values() for c in cols.values()],
+               *([DIRECT_AMOUNT] if text_amount else [])]
+    helpers += [c for c in out.columns if c == FENCE]
     return out.drop(*helpers) if helpers else out
+
+
+# The engine's cast of a plain amount, computed once (see parsing.amount_direct).
+DIRECT_AMOUNT = "_tiers_amount_direct"
+# A column that keeps a projection a query of its own (see _fence).
+FENCE = "_tiers_fence"
+
+
+def _fence(backend: str) -> dict[str, Any]:
+    """A throwaway column that keeps Ibis from merging this projection into the next one.
+
+    Ibis inlines every column of an inner SELECT into the outer one, so each staged parse
+    result would be written out again wherever a reason or value uses it: the orders' parse
+    became 80 KB of SQL, and compiling it and DuckDB binding it cost more than running it. An
+    impure call (``random()``) is the one thing Ibis never merges across; DuckDB drops the
+    unused column before running. Spark collapses projections itself and is checkpointed
+    instead (see _materialise), so it gets none."""
+    if backend != "duckdb":
+        return {}
+    import ibis
+
+    return {FENCE: ibis.random()}
 
 
 def _typed_timestamp(col: ir.Value, options: TableOptions, backend: str) -> ir.TimestampValue:
@@ -527,12 +570,15 @@ def _materialise(check: RowCheck, table: ir.Table) -> ir.Table:
         return table.cache()
     if getattr(check.con, "name", "") == "duckdb":
         name = f"tiers_checked_{check.role}_{uuid.uuid4().hex[:8]}"
-        if not check.stored:
-            # a view is compiled now and run later: the functions and in-memory tables it
-            # uses must be known to the backend before it is named
-            check.con._run_pre_execute_hooks(table)
-            return check.con.create_view(name, table)
-        return check.con.create_table(name, table, temp=True)
+        # Compiled once, without Ibis' create_table: that wraps the query in an INSERT and
+        # sqlglot deep-copies the parse graph's syntax tree twice on the way, which costs more
+        # than compiling it. Typed formats are read again per query (a view; its functions and
+        # in-memory tables must be known to the backend before it is named); text is parsed
+        # once into a table.
+        check.con._run_pre_execute_hooks(table)
+        kind = "TABLE" if check.stored else "VIEW"
+        check.con.raw_sql(f'CREATE TEMP {kind} "{name}" AS {check.con.compile(table)}')
+        return check.con.table(name)
     # Spark inlines a projection into every expression that uses it, and the parsing
     # expressions are large: left lazy, each later reference to a parsed column repeats them,
     # and the generated code outgrows what the JVM compiles. A local checkpoint cuts that.
