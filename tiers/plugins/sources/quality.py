@@ -186,24 +186,27 @@ def parse_fields(table: ir.Table, check: RowCheck, as_of: dt.datetime | None
     string_ids = [n for n in ID_FIELDS if n in text_fields]
     raw_ids = {n: f"_tiers_raw_{n}" for n in string_ids}
     odd = {n: f"_tiers_odd_{n}" for n in string_ids}
+    text_times = [n for n in (*TIMESTAMP_FIELDS, *DATE_FIELDS) if n in text_fields]
+    text_amount = "amount" in text_fields
+    # only text dates and amounts make expressions large enough to be worth a projection of
+    # their own: typed sources (Parquet, SQL) keep the one SELECT
+    fence = _fence(check.backend) if text_times or text_amount else {}
     if text_fields:
         # the raw id is kept for the normaliser, which also trims Unicode spaces
         table = table.mutate(**{n: trimmed(table[n]) for n in text_fields},
                              **{raw_ids[n]: table[n] for n in string_ids},
                              **{odd[n]: odd_id(table[n], check.backend) for n in string_ids},
-                             **_fence(check.backend))
+                             **fence)
     # the readings of each timestamp text, in a projection of their own: each is used
     # several times by the value and its reasons
-    text_times = [n for n in (*TIMESTAMP_FIELDS, *DATE_FIELDS) if n in text_fields]
     parts = {n: {k: f"_tiers_ts_{k}_{n}" for k in ("direct", "slow", "zone")}
              for n in text_times}
     readings = {parts[n][k]: e for n in text_times
                 for k, e in timestamp_parts(table[n], options.date_order).items()}
-    text_amount = "amount" in text_fields
     if text_amount:
         readings[DIRECT_AMOUNT] = amount_direct(table.amount, options.decimal, check.backend)
     if readings:
-        table = table.mutate(**readings, **_fence(check.backend))
+        table = table.mutate(**readings, **fence)
     stage: dict[str, Any] = {}
 
     def staged(name: str, expr: Any) -> str:
@@ -318,7 +321,7 @@ def parse_fields(table: ir.Table, check: RowCheck, as_of: dt.datetime | None
         values[name] = (lambda t, c=ts_col: t[c].date()) if is_date else (
             lambda t, c=ts_col: t[c])
 
-    staged_table = table.mutate(**stage, **_fence(check.backend)) if stage else table
+    staged_table = table.mutate(**stage, **fence) if stage else table
     reasons: list[tuple[Any, Any]] = list(check.extra_reasons)
     if INVALID in staged_table.columns:  # set by sources that validate records while reading
         reasons.append((staged_table[INVALID].notnull(), staged_table[INVALID]))
