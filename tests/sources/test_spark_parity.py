@@ -103,3 +103,28 @@ def test_a_quoted_line_break_is_explained_on_spark(tmp_path, source_from, spark_
         source_from("type: csv\npath: orders.csv").load(spark_con)
     assert "line 7 holds a quoted value with a line break (the record runs over lines 7-8)" \
         in str(err.value), str(err.value)
+
+
+@pytest.mark.parametrize("parts", [1, 2])
+def test_parquet_files_read_alike(tmp_path, source_from, spark_con, con, parts):
+    """Spark's reader takes one path: a single file, or several matched by a glob, are read
+    file by file, with the same rows and the same duplicate check as on DuckDB."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    for part in range(parts):
+        pq.write_table(pa.table({
+            "order_id": [f"P{part}-{i}" for i in range(3)] + (["P0-0"] if part else []),
+            "customer_id": ["C1", "C2", "C3"] + (["C1"] if part else []),
+            "amount": [10.0, 20.0, 30.0] + ([10.0] if part else []),
+            "order_ts": [f"2026-01-0{i + 1}" for i in range(3)] + (["2026-01-01"] if part
+                                                                     else [])}),
+            tmp_path / f"orders-{part}.parquet")
+    duck, spark = both(source_from, "type: parquet\npath: orders-*.parquet\n"
+                       "max_reject_share: 0.9", spark_con, con)
+    assert spark == duck
+    loaded, rejected = duck
+    assert len(loaded) == 3 * parts
+    # the second file repeats the first's first row: set aside on both engines
+    assert [reason for _, reason in rejected] == (["duplicate_row_dropped"] if parts == 2
+                                                   else [])

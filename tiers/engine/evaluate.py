@@ -60,7 +60,9 @@ class Evaluation:
         refer to it, so every later query (fetch, events, actions, explain) is small."""
         if not self.settled:
             self.table = register(self.con, self.table, "result")
-            self.events = events_table(self.table, self.ruleset.model.events, self.as_of)
+            # the export and every action read the events: computed once too
+            self.events = register(self.con, events_table(
+                self.table, self.ruleset.model.events, self.as_of), "events")
             self.settled = True
         return self
 

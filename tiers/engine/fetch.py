@@ -23,13 +23,32 @@ def to_arrow(con: Any, expr: ir.Table) -> pa.Table:
     if is_spark(con):
         arrow = _spark_arrow(con, table)
     elif getattr(con, "name", "") == "duckdb":
-        # what Ibis' to_pyarrow runs, minus its pandas-importing type converter
-        arrow = con._to_duckdb_relation(table).to_arrow_table()
+        name = _stored_name(table)
+        if name is not None:
+            # a stage already named on the backend: read it, with nothing to compile
+            arrow = con.raw_sql(f"SELECT * FROM {name}").fetch_arrow_table()
+        else:
+            # what Ibis' to_pyarrow runs, minus its pandas-importing type converter
+            arrow = con._to_duckdb_relation(table).to_arrow_table()
     else:
         return con.to_pyarrow(table)
     if arrow.schema != schema:
         arrow = arrow.rename_columns(schema.names).cast(schema)
     return arrow
+
+
+def _stored_name(table: ir.Table) -> str | None:
+    """The quoted name of a table the backend holds in its own default or temporary schema."""
+    import ibis.expr.operations as ops
+
+    op = table.op()
+    if not isinstance(op, ops.DatabaseTable):
+        return None
+    namespace = op.namespace
+    if namespace.catalog not in (None, "temp", "memory") or namespace.database not in (
+            None, "main"):
+        return None
+    return '"' + op.name.replace('"', '""') + '"'
 
 
 def _spark_arrow(con: Any, table: ir.Table) -> pa.Table:

@@ -36,8 +36,19 @@ def register(con: Any, expr: ir.Table, label: str, *, view: bool = False) -> ir.
         spark_frame(con, expr).localCheckpoint(eager=True).createOrReplaceTempView(name)
         return con.table(name)
     if getattr(con, "name", "") == "duckdb":
-        if view:
-            con._run_pre_execute_hooks(expr)  # functions and in-memory tables it reads
-            return con.create_view(name, expr, overwrite=True)
-        return con.create_table(name, expr, temp=True)
+        return duckdb_stage(con, name, expr, view=view)
     return expr.cache()
+
+
+def duckdb_stage(con: Any, name: str, expr: ir.Table, *, view: bool = False) -> ir.Table:
+    """``expr`` as a DuckDB temporary table (or view) named ``name``, compiled once.
+
+    Ibis' ``create_table`` wraps the compiled query in an INSERT, and sqlglot deep-copies the
+    whole syntax tree twice on the way (building the INSERT, then generating its text): on a
+    source's parse graph that costs more than compiling it. ``compile`` generates the text
+    without a copy, and one CREATE ... AS runs it."""
+    con._run_pre_execute_hooks(expr)  # functions and in-memory tables it reads
+    sql = con.compile(expr)
+    kind = "VIEW" if view else "TABLE"
+    con.raw_sql(f'CREATE OR REPLACE TEMP {kind} "{name}" AS {sql}')
+    return con.table(name)

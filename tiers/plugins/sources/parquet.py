@@ -92,9 +92,14 @@ class ParquetSource(TableSource):
                                        LINE: (table.file_row_number + 1).cast("int64")}
                                     ).drop("_tiers_filename", "file_row_number")
             root = str(self.context.resolve(self.config.path))
-            table = con.read_parquet(root if os.path.isdir(root) else files, table_name=name)
-            return table.mutate(**{FILE: ibis.literal(0, "int32"),
-                                   LINE: (ibis.row_number() + 1).cast("int64")})
+            # Spark's reader takes one path (a list would be read as one glob pattern): a
+            # folder as it is, files one by one
+            paths = [root] if os.path.isdir(root) else files
+            parts = [con.read_parquet(path, table_name=f"{name}_{i}").mutate(
+                **{FILE: ibis.literal(0 if len(paths) == 1 else i, "int32"),
+                   LINE: (ibis.row_number() + 1).cast("int64")})
+                for i, path in enumerate(paths)]
+            return parts[0] if len(parts) == 1 else ibis.union(*parts, distinct=False)
         except Exception as exc:
             raise SourceError(f"{self.label}: could not read Parquet: {_first_line(exc)}\n"
                               "    fix: write the file(s) again; all parts need one schema"

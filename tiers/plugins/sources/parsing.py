@@ -81,17 +81,30 @@ def plain_number(s: ir.StringValue, backend: str) -> ir.BooleanValue:
     return ~s.re_search(r"[^0-9.eE+-]")
 
 
+def amount_direct(s: ir.StringValue, decimal: str = ".", backend: str = "duckdb"
+                  ) -> ir.FloatingValue:
+    """The engine's cast of a plain number (NULL for anything else).
+
+    Plain numbers are cast directly; the regexes of :func:`parse_amount_text` run only on
+    the rest (they cost far more than a cast). Used several times there: a caller may compute
+    it in a projection of its own and pass it in, so the SQL holds it once."""
+    import ibis
+
+    if decimal != ".":
+        return ibis.null("float64")
+    return ibis.cases((plain_number(s, backend), s.try_cast("float64")),
+                      else_=ibis.null("float64"))
+
+
 def parse_amount_text(raw: ir.StringValue, thousands: str = ",",
-                      decimal: str = ".", backend: str = "duckdb") -> ParsedAmount:
+                      decimal: str = ".", backend: str = "duckdb",
+                      direct: ir.FloatingValue | None = None) -> ParsedAmount:
     """Read "¥1,280.00", "￥35.50", "-12.5", "1 280,00 €" (with thousands=" ", decimal=",")."""
     import ibis
 
     s = raw  # callers trim once, in a projection of its own (see quality.parse_fields)
-    # Plain numbers are cast directly; the regexes below run only on the rest (they cost
-    # far more than a cast).
-    direct = (ibis.cases((plain_number(s, backend), s.try_cast("float64")),
-                         else_=ibis.null("float64"))
-              if decimal == "." else ibis.null("float64"))
+    if direct is None:
+        direct = amount_direct(s, decimal, backend)
     plain = direct.notnull()
     pattern = amount_pattern(thousands, decimal)
 
@@ -175,6 +188,17 @@ class ParsedTimestamp:
 
 def parse_timestamp_text(raw: ir.StringValue, date_order: str = "ymd") -> ParsedTimestamp:
     """Read 2026-03-01, 2026/3/1, 20260301, 2026年3月1日, with or without a time and offset."""
+    parts = timestamp_parts(raw, date_order)
+    return timestamp_from_parts(parts["direct"], parts["slow"], parts["zone"])
+
+
+def timestamp_parts(raw: ir.StringValue, date_order: str = "ymd") -> dict[str, Any]:
+    """The three readings of a timestamp text, each used several times by
+    :func:`timestamp_from_parts`: computed in a projection of their own, each is written out
+    once in the SQL instead of wherever it is used (see quality.parse_fields).
+
+    ``direct``: the engine's cast of the documented ISO shapes (NULL otherwise); ``slow``: the
+    regex readings of the other layouts; ``zone``: the offset written after them."""
     import ibis
 
     s = raw  # callers trim once, in a projection of its own (see quality.parse_fields)
@@ -197,7 +221,6 @@ def parse_timestamp_text(raw: ir.StringValue, date_order: str = "ymd") -> Parsed
                 & ((n <= 19) | (s.substr(19, 1) == "."))
                 & zone_free)
     direct = ibis.cases((iso_like, s.try_cast("timestamp")), else_=ibis.null("timestamp"))
-    fast = direct.notnull()
     g = [_group(s, SEPARATED, i) for i in range(1, 9)]
     first, second, third = g[0], g[1], g[2]
     y, m, d = {"ymd": (first, second, third), "dmy": (third, second, first),
@@ -205,9 +228,23 @@ def parse_timestamp_text(raw: ir.StringValue, date_order: str = "ymd") -> Parsed
     separated = _iso(y, m, d, g[3], g[4], g[5], g[6]).try_cast("timestamp")
     c = [_group(s, COMPACT, i) for i in range(1, 8)]
     compact = _iso(c[0], c[1], c[2], c[3], c[4], c[5], ibis.null("string")).try_cast("timestamp")
-    local = ibis.cases((fast, direct), else_=ibis.coalesce(separated, compact))
-    zone = ibis.cases((fast, ibis.null("string")), else_=ibis.coalesce(g[7], c[6]))
-    return ParsedTimestamp(local, _offset_seconds(zone))
+    # the regexes run only where the cast did not read the text (a CASE branch is evaluated
+    # only for its rows)
+    slow = direct.isnull()
+    return {"direct": direct,
+            "slow": ibis.cases((slow, ibis.coalesce(separated, compact)),
+                               else_=ibis.null("timestamp")),
+            "zone": ibis.cases((slow, ibis.coalesce(g[7], c[6])), else_=ibis.null("string"))}
+
+
+def timestamp_from_parts(direct: ir.TimestampValue, slow: ir.TimestampValue,
+                         zone: ir.StringValue) -> ParsedTimestamp:
+    import ibis
+
+    fast = direct.notnull()
+    local = ibis.cases((fast, direct), else_=slow)
+    written = ibis.cases((fast, ibis.null("string")), else_=zone)
+    return ParsedTimestamp(local, _offset_seconds(written))
 
 
 def normalise_timestamp(parsed: ParsedTimestamp, timezone: str | None,
