@@ -1,0 +1,63 @@
+"""The as-of instant of a run: parsed from text with a message that says what is wrong, and
+kept inside a plausible range so no window or horizon falls off the calendar (a window of a
+year before 0001-01-01, a greeting horizon after 9999-12-31)."""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+
+from tiers.core.errors import TiersError
+
+#: the as-of dates tiers accepts (docs/reliability.md): far enough from the calendar's ends
+#: that windows and horizons of any plausible length stay on it
+EARLIEST = dt.datetime(1900, 1, 1)
+LATEST = dt.datetime(2999, 12, 31, 23, 59, 59)
+
+_DAY = re.compile(r"^\s*(\d{4,})-(\d{1,2})-(\d{1,2})")
+
+
+class AsOfError(TiersError):
+    """An as-of that is not a date, or not one tiers can evaluate at."""
+
+    exit_code = 2
+
+
+def as_of_instant(as_of: dt.date | dt.datetime | str | None) -> dt.datetime:
+    """The exclusive end of every window. A date means the start of that day, so a run
+    ``--as-of 2026-06-30`` counts orders up to the end of 29 June; today by default."""
+    if as_of is None:
+        as_of = dt.date.today()
+    if isinstance(as_of, str):
+        as_of = _parse(as_of)
+    if isinstance(as_of, dt.datetime):
+        instant = as_of.replace(tzinfo=None)
+    else:
+        instant = dt.datetime(as_of.year, as_of.month, as_of.day)
+    if not EARLIEST <= instant <= LATEST:
+        raise AsOfError(f"--as-of {instant:%Y-%m-%d} is outside the dates tiers evaluates at "
+                        f"({EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d}): its windows would leave "
+                        "the calendar\n    fix: give a date in that range (YYYY-MM-DD)")
+    return instant
+
+
+def _parse(text: str) -> dt.datetime:
+    try:
+        return dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        pass
+    m = _DAY.match(text)
+    why = "use YYYY-MM-DD"
+    if m:
+        year, month, day = (int(g) for g in m.groups())
+        if len(m.group(1)) > 4 or year < 1:
+            why = f"year {year} is not on the calendar; use a year from {EARLIEST.year} to " \
+                  f"{LATEST.year}"
+        elif not 1 <= month <= 12:
+            why = f"there is no month {month}"
+        elif not 1 <= day <= calendar.monthrange(year, month)[1]:
+            why = (f"{calendar.month_name[month]} {year} has "
+                   f"{calendar.monthrange(year, month)[1]} days")
+    raise AsOfError(f"--as-of {text!r} is not a date: {why}\n    fix: give a real date as "
+                    "YYYY-MM-DD") from None
