@@ -39,6 +39,9 @@ def check_output(path: str | Path, inputs: Iterable[str | Path] = (), *,
     target = given.resolve()
     label = f"{option} {given}"
     allowed = tuple(suffixes) if suffixes is not None else None
+    if target.is_dir():
+        raise OutputError(f"{label}: is a folder\n    fix: name a file inside it, e.g. "
+                          f"{given / ('tiers' + (allowed[0] if allowed else '.out'))}")
     if allowed is not None and target.suffix.lower() not in allowed:
         raise OutputError(f"{label}: unsupported file type {target.suffix or '(none)'!r}\n"
                           f"    fix: name a file ending in {' or '.join(allowed)}")
@@ -46,9 +49,6 @@ def check_output(path: str | Path, inputs: Iterable[str | Path] = (), *,
         if target == Path(folder) or Path(folder) in target.parents:
             raise OutputError(f"{label}: {folder} is a system folder, not a place for "
                               "tiers' files\n    fix: write into a folder of your own")
-    if target.is_dir():
-        raise OutputError(f"{label}: is a folder\n    fix: name a file inside it, e.g. "
-                          f"{given / ('tiers' + (allowed[0] if allowed else '.out'))}")
     if target.exists() and not os.access(target, os.W_OK):
         raise OutputError(f"{label}: the file is not writable\n    fix: change its "
                           "permissions or write elsewhere")

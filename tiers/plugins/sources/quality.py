@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tiers.core.errors import DataError
+from tiers.core.outputs import would_write, writes_allowed
 from tiers.plugins.sources.options import (
     DATE_FIELDS,
     EARLIEST,
@@ -439,10 +440,12 @@ def check_rows(raw: ir.Table, check: RowCheck, as_of: dt.datetime | None = None
                           "    fix: point the source at data with rows, or set "
                           "`allow_empty: true` if an empty table is expected")
     path = rejects_path(check)
-    if set_aside:
+    if set_aside and not writes_allowed():  # a dry run writes no file, it says what it would
+        would_write(f"{sum(set_aside.values()):,} set-aside rows to {path}")
+    elif set_aside:
         write_rejects(checked, mapped, check, data_columns, path)
         report.rejects_file = str(path)
-    elif check.options.rejects is None and path.exists():
+    elif check.options.rejects is None and path.exists() and writes_allowed():
         path.unlink()  # a stale list from an earlier run would mislead
     share = report.rejected_total / total if total else 0.0
     if share > check.options.max_reject_share:
