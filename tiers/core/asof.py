@@ -36,9 +36,10 @@ def as_of_instant(as_of: dt.date | dt.datetime | str | None) -> dt.datetime:
     else:
         instant = dt.datetime(as_of.year, as_of.month, as_of.day)
     if not EARLIEST <= instant <= LATEST:
-        raise AsOfError(f"--as-of {instant.date().isoformat()} is outside the dates tiers evaluates at "
-                        f"({EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d}): its windows would leave "
-                        "the calendar\n    fix: give a date in that range (YYYY-MM-DD)")
+        raise AsOfError(f"--as-of {instant.date().isoformat()} is outside the dates tiers "
+                        f"evaluates at ({EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d}): its "
+                        "windows would leave the calendar\n"
+                        "    fix: give a date in that range (YYYY-MM-DD)")
     return instant
 
 

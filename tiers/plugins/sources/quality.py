@@ -449,10 +449,12 @@ def check_rows(raw: ir.Table, check: RowCheck, as_of: dt.datetime | None = None
         path.unlink()  # a stale list from an earlier run would mislead
     share = report.rejected_total / total if total else 0.0
     if share > check.options.max_reject_share:
+        listed = (f"Each is listed with its file and line in {path}" if writes_allowed() else
+                  f"A run that is not a dry run lists each with its file and line in {path}")
         raise RejectsError(
             f"{check.label}: {report.rejected_total:,} of {total:,} rows ({share:.2%}) cannot "
             f"be used, above the {check.options.max_reject_share:.2%} allowed: "
-            f"{_counts(report.rejected)}. Each is listed with its file and line in {path}\n"
+            f"{_counts(report.rejected)}. {listed}\n"
             "    fix: correct those rows at the source or map the right columns; raise "
             "`max_reject_share` only if dropping them is acceptable")
     internal = [c for c in checked.columns if c.startswith("_tiers_")]
