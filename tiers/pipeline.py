@@ -19,6 +19,7 @@ from tiers.actions.apply import apply
 from tiers.actions.ledger import ledger_rows
 from tiers.actions.plan import plan_actions, plan_input
 from tiers.core.action import ApplyContext
+from tiers.core.asof import off_calendar
 from tiers.core.files import write_table
 from tiers.core.outputs import check_output, dry_run_scope, would_write
 from tiers.engine.evaluate import as_of_instant
@@ -44,6 +45,7 @@ def run(loaded: LoadedRuleset, as_of: Any = None, out: str | Path | None = None,
         terminal); quiet when None.
     """
     instant = as_of_instant(as_of if as_of is not None else loaded.model.as_of)
+    check_calendar(loaded, instant)
     url = state_url(loaded, state)
     inputs = ruleset_inputs(loaded, url)
     # every file the run writes is checked before anything is evaluated, recorded or sent
@@ -64,6 +66,26 @@ def run(loaded: LoadedRuleset, as_of: Any = None, out: str | Path | None = None,
     if loaded.pm:
         loaded.pm.hook.run_finished(ruleset=loaded.model, result=result)
     return result
+
+
+def check_calendar(loaded: LoadedRuleset, instant: dt.datetime) -> None:
+    """Refuse, before anything is recorded, a window or day count that would leave the
+    calendar at ``instant`` (a window starting before year 1, a horizon after 9999)."""
+    roots = [((), loaded.model)]
+    roots += [(tuple(c.context.loc), c.config)
+              for c in (*loaded.sources.values(), *loaded.policies, *loaded.actions)
+              if getattr(c, "context", None) is not None]
+    loc = off_calendar(roots, instant)
+    if loc is None:
+        return
+    from tiers.core.errors import Problem, RulesetError
+    from tiers.core.locations import render_path
+
+    raise RulesetError([Problem(
+        f"at as-of {instant.date().isoformat()} this would reach outside the calendar "
+        "(before year 1 or after 9999)", file=loaded.lines.file(loc, str(loaded.file)),
+        line=loaded.lines.line(loc), path=render_path(loc),
+        hint="shorten it to a plausible length, or give another --as-of")])
 
 
 def state_url(loaded: LoadedRuleset, state: Any) -> str | None:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
+from collections.abc import Iterable
+from typing import Any
 
 from tiers.core.errors import TiersError
 
@@ -62,3 +64,53 @@ def _parse(text: str) -> dt.datetime:
                    f"{calendar.monthrange(year, month)[1]} days")
     raise AsOfError(f"--as-of {text!r} is not a date: {why}\n    fix: give a real date as "
                     "YYYY-MM-DD") from None
+
+
+def off_calendar(roots: Iterable[tuple[tuple[Any, ...], Any]], instant: dt.datetime
+                 ) -> tuple[Any, ...] | None:
+    """The YAML path of the first window or day count under ``roots`` (pairs of a path and a
+    config) that would fall off the calendar at ``instant``, e.g. a rolling window of 900,000
+    days; None when every one stays on it."""
+    for loc, value in roots:
+        found = _walk(loc, value, instant, 0)
+        if found is not None:
+            return found
+    return None
+
+
+def _walk(loc: tuple[Any, ...], value: Any, instant: dt.datetime, depth: int
+          ) -> tuple[Any, ...] | None:
+    from pydantic import BaseModel
+
+    from tiers.core.windows import Window
+
+    if depth > 50:
+        return None
+    if isinstance(value, Window):
+        try:
+            value.bounds(instant)
+        except (OverflowError, ValueError):
+            return loc
+        return None
+    if isinstance(value, BaseModel):
+        items: Iterable[tuple[Any, Any]] = ((k, getattr(value, k, None))
+                                            for k in type(value).model_fields)
+    elif isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, (list, tuple)):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        if (isinstance(key, str) and key.endswith("days") and isinstance(item, int)
+                and not isinstance(item, bool)):
+            try:
+                instant + dt.timedelta(days=item)
+                instant - dt.timedelta(days=item)
+            except OverflowError:
+                return (*loc, key)
+            continue
+        found = _walk((*loc, key), item, instant, depth + 1)
+        if found is not None:
+            return found
+    return None
