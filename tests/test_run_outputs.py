@@ -33,7 +33,7 @@ def tree(folder: Path) -> dict[str, str]:
 
 def refused(res, *words: str) -> str:
     text = res.output
-    assert res.exit_code == 2, text
+    assert res.exit_code == 1, text
     assert "Traceback" not in text, text
     assert res.exception is None or isinstance(res.exception, SystemExit), text
     for word in words:

@@ -23,7 +23,7 @@ _DAY = re.compile(r"^\s*(\d{4,})-(\d{1,2})-(\d{1,2})")
 class AsOfError(TiersError):
     """An as-of that is not a date, or not one tiers can evaluate at."""
 
-    exit_code = 2
+    exit_code = 1
 
 
 def as_of_instant(as_of: dt.date | dt.datetime | str | None) -> dt.datetime:

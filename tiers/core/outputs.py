@@ -24,9 +24,9 @@ GLOB_CHARS = "*?["
 
 
 class OutputError(TiersError):
-    """An output path that cannot or must not be written."""
+    """An output path that cannot or must not be written (exit 1, as any failed write)."""
 
-    exit_code = 2
+    exit_code = 1
 
 
 def check_output(path: str | Path, inputs: Iterable[str | Path] = (), *,
