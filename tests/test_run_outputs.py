@@ -153,6 +153,15 @@ def test_coupon_export_path_that_is_an_input_is_refused_before_the_run(cli, tmp_
     assert tree(tmp_path) == before
 
 
+def test_a_rejects_file_that_is_an_input_is_refused_before_the_run(cli, tmp_path):
+    ruleset = write_shop(tmp_path, COUPON)
+    ruleset.write_text(ruleset.read_text().replace(
+        "path: data/orders.csv}", "path: data/orders.csv, rejects: data/customers.csv}"))
+    before = tree(tmp_path)
+    refused(cli("run", ruleset), "customers.csv", "is an input of the job")
+    assert tree(tmp_path) == before
+
+
 def test_dry_run_writes_no_file_and_says_what_it_would_write(cli, tmp_path):
     ruleset = write_shop(tmp_path, COUPON)
     # a bad order row: a real run sets it aside into the rejects file

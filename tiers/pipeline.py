@@ -50,8 +50,8 @@ def run(loaded: LoadedRuleset, as_of: Any = None, out: str | Path | None = None,
     inputs = ruleset_inputs(loaded, url)
     # every file the run writes is checked before anything is evaluated, recorded or sent
     target = check_output(out, inputs) if out is not None else None
-    for path in action_outputs(loaded, instant):
-        check_output(path, inputs, option=path.name)
+    for option, path in ruleset_outputs(loaded, instant):
+        check_output(path, inputs, option=option)
     if loaded.pm:
         loaded.pm.hook.run_started(ruleset=loaded.model, as_of=instant)
     with dry_run_scope(dry_run) as would:
@@ -173,16 +173,24 @@ def _as_input(context: Any, text: str) -> list[str]:
         return []
 
 
-def action_outputs(loaded: LoadedRuleset, instant: dt.datetime) -> list[Path]:
-    """The files the ruleset's actions write at ``instant`` that can be known before the run
-    (coupon exports, export actions to a file)."""
+def ruleset_outputs(loaded: LoadedRuleset, instant: dt.datetime) -> list[tuple[str, Path]]:
+    """The files the ruleset writes at ``instant`` that can be known before the run (a
+    source's own `rejects:` file, coupon exports, export actions to a file), each with the
+    YAML path that names it."""
+    from tiers.core.locations import render_path
+
     paths = []
+    for source in loaded.sources.values():
+        rejects = getattr(getattr(source, "config", None), "rejects", None)
+        if isinstance(rejects, str) and rejects:
+            paths.append((render_path((*source.context.loc, "rejects")),
+                          Path(source.context.resolve(rejects))))
     for action in loaded.actions:
         target = getattr(action, "output_path", None)
-        if callable(target):
-            path = target(instant)
-            if path is not None:
-                paths.append(Path(path))
+        path = target(instant) if callable(target) else None
+        if path is not None:
+            field = "export" if action.name == "coupon" else "path"
+            paths.append((render_path((*action.context.loc, field)), Path(path)))
     return paths
 
 
