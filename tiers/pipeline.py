@@ -19,7 +19,9 @@ from tiers.actions.apply import apply
 from tiers.actions.ledger import ledger_rows
 from tiers.actions.plan import plan_actions, plan_input
 from tiers.core.action import ApplyContext
+from tiers.core.asof import off_calendar
 from tiers.core.files import write_table
+from tiers.core.outputs import check_output, dry_run_scope, would_write
 from tiers.engine.evaluate import as_of_instant
 from tiers.engine.result import RunResult, materialize, table_for_export
 
@@ -43,18 +45,64 @@ def run(loaded: LoadedRuleset, as_of: Any = None, out: str | Path | None = None,
         terminal); quiet when None.
     """
     instant = as_of_instant(as_of if as_of is not None else loaded.model.as_of)
+    check_calendar(loaded, instant)
+    url = state_url(loaded, state)
+    inputs = ruleset_inputs(loaded, url)
+    # every file the run writes is checked before anything is evaluated, recorded or sent
+    target = check_output(out, inputs) if out is not None else None
+    for option, path in ruleset_outputs(loaded, instant):
+        check_output(path, inputs, option=option)
     if loaded.pm:
         loaded.pm.hook.run_started(ruleset=loaded.model, as_of=instant)
-    store = open_state(loaded, state, dry_run)
-    result = run_job(loaded, instant, con, store, dry_run, progress)
-    if out is not None:
-        write_table(table_for_export(result), Path(out))
+    with dry_run_scope(dry_run) as would:
+        store = open_state(loaded, state, dry_run, url)
+        result = run_job(loaded, instant, con, store, dry_run, progress)
+        table = table_for_export(result) if target is not None else None
+        if target is not None and dry_run:
+            would_write(f"{table.num_rows:,} rows to {out}")
+        elif target is not None:
+            write_table(table, target)
+    result.notes += [f"dry run: would write {what}" for what in would]
     if loaded.pm:
         loaded.pm.hook.run_finished(ruleset=loaded.model, result=result)
     return result
 
 
-def open_state(loaded: LoadedRuleset, state: Any, dry_run: bool) -> StateStore | None:
+def check_calendar(loaded: LoadedRuleset, instant: dt.datetime) -> None:
+    """Refuse, before anything is recorded, a window or day count that would leave the
+    calendar at ``instant`` (a window starting before year 1, a horizon after 9999)."""
+    roots = [((), loaded.model)]
+    roots += [(tuple(c.context.loc), c.config)
+              for c in (*loaded.sources.values(), *loaded.policies, *loaded.actions)
+              if getattr(c, "context", None) is not None]
+    loc = off_calendar(roots, instant)
+    if loc is None:
+        return
+    from tiers.core.errors import Problem, RulesetError
+    from tiers.core.locations import render_path
+
+    raise RulesetError([Problem(
+        f"at as-of {instant.date().isoformat()} this would reach outside the calendar "
+        "(before year 1 or after 9999)", file=loaded.lines.file(loc, str(loaded.file)),
+        line=loaded.lines.line(loc), path=render_path(loc),
+        hint="shorten it to a plausible length, or give another --as-of")])
+
+
+def state_url(loaded: LoadedRuleset, state: Any) -> str | None:
+    """The URL of the store ``state`` names (None: no store)."""
+    if state is None or state is False:
+        return None
+    from tiers.store.store import StateStore
+
+    if isinstance(state, StateStore):
+        return state.url
+    from tiers.store.location import resolve_url
+
+    return resolve_url(loaded.file, loaded.model.state, None if state is True else str(state))
+
+
+def open_state(loaded: LoadedRuleset, state: Any, dry_run: bool,
+               url: str | None = None) -> StateStore | None:
     """The store for ``state`` (None, True, a URL or a StateStore); a dry run never creates
     or upgrades one."""
     if state is None or state is False:
@@ -63,10 +111,87 @@ def open_state(loaded: LoadedRuleset, state: Any, dry_run: bool) -> StateStore |
 
     if isinstance(state, StateStore):
         return state
-    from tiers.store.location import resolve_url
+    return StateStore(url or state_url(loaded, state) or "", create=not dry_run)
 
-    url = resolve_url(loaded.file, loaded.model.state, None if state is True else str(state))
-    return StateStore(url, create=not dry_run)
+
+#: component options that name what a component writes, not what it reads
+OUTPUT_OPTIONS = frozenset({"export", "outbox", "rejects"})
+
+
+def ruleset_inputs(loaded: LoadedRuleset, url: str | None = None) -> list[str]:
+    """Every file, folder and glob the job reads: the ruleset and the files it extends, each
+    component's paths (sources, pins, rosters, templates, surveys...) and the state store's
+    file. An output must never be one of them."""
+    from tiers.ruleset.overrides import overrides_path
+    from tiers.store.location import sqlite_path
+
+    found = {str(loaded.file)}
+    found.update(str(Path(f)) for f in getattr(loaded.lines, "_files", {}).values())
+    components = [*loaded.sources.values(), *loaded.policies, *loaded.actions]
+    for component in components:
+        config = getattr(component, "config", None)
+        if config is None or not hasattr(config, "model_dump"):
+            continue
+        skip = OUTPUT_OPTIONS | ({"path"} if getattr(component, "name", "") == "export"
+                                 else set())
+        for text in _strings({k: v for k, v in config.model_dump().items() if k not in skip}):
+            found.update(_as_input(component.context, text))
+    pins = overrides_path(loaded.model, loaded.file, loaded.lines)
+    if pins is not None:
+        found.add(str(pins))
+    # an option such as `decimal: "."` names the ruleset's own folder by accident; a folder
+    # that holds the ruleset is never an input folder
+    around = {loaded.file.parent.resolve(), *loaded.file.parent.resolve().parents}
+    found = {f for f in found if Path(f).resolve() not in around}
+    store_file = sqlite_path(url) if url else None
+    if store_file is not None:
+        found.add(str(store_file.expanduser().absolute()))
+    return sorted(found)
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, (list, tuple)):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def _as_input(context: Any, text: str) -> list[str]:
+    """``text`` as a path the component reads, if it is one: an existing file or folder, or
+    a glob pattern."""
+    if not text or "://" in text or "\n" in text or len(text) > 4096:
+        return []
+    try:
+        path = context.resolve(text)
+        if any(c in text for c in "*?["):
+            return [str(path.absolute())]
+        return [str(path)] if path.exists() else []
+    except (OSError, ValueError):
+        return []
+
+
+def ruleset_outputs(loaded: LoadedRuleset, instant: dt.datetime) -> list[tuple[str, Path]]:
+    """The files the ruleset writes at ``instant`` that can be known before the run (a
+    source's own `rejects:` file, coupon exports, export actions to a file), each with the
+    YAML path that names it."""
+    from tiers.core.locations import render_path
+
+    paths = []
+    for source in loaded.sources.values():
+        rejects = getattr(getattr(source, "config", None), "rejects", None)
+        if isinstance(rejects, str) and rejects:
+            paths.append((render_path((*source.context.loc, "rejects")),
+                          Path(source.context.resolve(rejects))))
+    for action in loaded.actions:
+        target = getattr(action, "output_path", None)
+        path = target(instant) if callable(target) else None
+        if path is not None:
+            field = "export" if action.name == "coupon" else "path"
+            paths.append((render_path((*action.context.loc, field)), Path(path)))
+    return paths
 
 
 def run_job(loaded: LoadedRuleset, instant: dt.datetime, con: Any,

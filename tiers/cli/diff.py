@@ -40,11 +40,15 @@ def diff(
     cost, affected list. Both start from OLD's last recorded run when its store exists."""
     from tiers.cli.common import load, reported
     from tiers.core.files import write_table
+    from tiers.core.outputs import check_output
+    from tiers.pipeline import ruleset_inputs
     from tiers.whatif.diff import diff_rulesets
 
     with reported():
         check_format(fmt)
         old_loaded, new_loaded = load(old), load(new)
+        if out is not None:  # before the work: a bad path must not cost a whole comparison
+            out = check_output(out, [*ruleset_inputs(old_loaded), *ruleset_inputs(new_loaded)])
         store = live_state(old_loaded, state)
         try:
             result = diff_rulesets(old_loaded, new_loaded, as_of=as_of, state=store)

@@ -32,7 +32,9 @@ def report(
     """Write an HTML report: tier distribution, spend share, migration, segments, backtest."""
     from tiers.cli.common import load, reported
     from tiers.cli.render import console
+    from tiers.core.outputs import check_output
     from tiers.engine.evaluate import as_of_instant
+    from tiers.pipeline import ruleset_inputs
     from tiers.report.data import build
     from tiers.report.html import write_report
     from tiers.whatif.backtest import parse_date, schedule
@@ -40,6 +42,8 @@ def report(
     with reported():
         loaded = load(ruleset)
         other = load(compare) if compare is not None else None
+        check_output(html, [*ruleset_inputs(loaded), *(ruleset_inputs(other) if other else [])],
+                     suffixes=(".html", ".htm"), option="--html")
         instant = as_of_instant(as_of if as_of is not None else loaded.model.as_of)
         dates = None
         if backtest_from is not None:

@@ -47,10 +47,11 @@ def run(
         result = run_ruleset(loaded, as_of=as_of, out=out, state=state or True,
                              dry_run=dry_run, progress=Progress())
         if fmt == "json":
-            data = {**run_json(result, out), **actions_json(result)}
+            written = None if dry_run else out  # a dry run writes no file
+            data = {**run_json(result, written), **actions_json(result)}
             typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
         else:
-            print_run(result, out)
+            print_run(result, None if dry_run else out)
             print_actions(result, ruleset)
         code = exit_code(result)
         if code:

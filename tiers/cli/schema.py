@@ -19,9 +19,12 @@ def schema(
     `# yaml-language-server: $schema=./tiers.schema.json`
     """
     from tiers.cli.common import err, plugins, reported
+    from tiers.core.outputs import check_output
     from tiers.ruleset.schema import ruleset_schema
 
     with reported():
+        if out is not None:
+            check_output(out, suffixes=(".json",), option="--out")
         _, registry = plugins()
         document, problems = ruleset_schema(registry)
         for problem in problems:

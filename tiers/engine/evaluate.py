@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tiers.core.asof import as_of_instant
 from tiers.core.errors import DataError, TiersError
 from tiers.engine.conditions import compile_conditions, highest_true, maintained_rank
 from tiers.engine.events import events_table
@@ -21,21 +22,6 @@ if TYPE_CHECKING:
     import ibis.expr.types as ir
 
     from tiers.ruleset.loader import LoadedRuleset
-
-
-def as_of_instant(as_of: dt.date | dt.datetime | str | None) -> dt.datetime:
-    """The exclusive end of every window. A date means the start of that day, so a run
-    ``--as-of 2026-06-30`` counts orders up to the end of 29 June; today by default."""
-    if as_of is None:
-        as_of = dt.date.today()
-    if isinstance(as_of, str):
-        try:
-            as_of = dt.datetime.fromisoformat(as_of)
-        except ValueError:
-            raise TiersError(f"--as-of {as_of!r} is not a date; use YYYY-MM-DD") from None
-    if isinstance(as_of, dt.datetime):
-        return as_of.replace(tzinfo=None)
-    return dt.datetime(as_of.year, as_of.month, as_of.day)
 
 
 @dataclass

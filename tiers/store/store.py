@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from tiers.store import bulk, lock
-from tiers.store.errors import StoreError
+from tiers.store.errors import StoreError, unusable_store
 from tiers.store.location import redact, sqlite_path
 from tiers.store.migrations import SCHEMA_VERSION, current_version, migrate
 from tiers.store.schema import current_tiers, ledger, runs, secrets, tier_history
@@ -80,6 +80,10 @@ class StateStore:
         self.url = url
         path = sqlite_path(url)
         self.exists = path is None or path.exists()
+        if path is not None and path.is_dir():
+            raise StoreError(f"the state store {path} is a folder, not a SQLite file\n"
+                             "    fix: point --state at a file, e.g. "
+                             f"sqlite:///{path / 'state.db'}")
         if path is not None and create:
             path.parent.mkdir(parents=True, exist_ok=True)
         self.engine = _engine(url)
@@ -96,9 +100,8 @@ class StateStore:
                                      f"{found}; run `tiers run` once (without --dry-run) to "
                                      "upgrade it")
                 self.exists = found is not None
-        except sa.exc.OperationalError as exc:
-            raise StoreError(f"cannot open the state store {redact(url)}: "
-                             f"{exc.orig or exc}") from None
+        except sa.exc.DatabaseError as exc:
+            raise unusable_store(url, exc) from None
         self._previous: dict[str, pa.Table] = {}
 
     def __repr__(self) -> str:

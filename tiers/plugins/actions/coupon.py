@@ -239,12 +239,25 @@ class CouponAction(Action):
     def export(self, ctx: ApplyContext) -> tuple[Any, int]:
         """Write every code this action issued in the run's period, from the ledger, so the
         file is whole after any number of runs and after a resumed one; returns (path, codes)."""
+        period = period_label(ctx.as_of, self.config.period)
+        rows = ctx.ledger(action=self.id, period=period, status="done")
+        return self.write_export(rows, ctx.as_of, ctx.run_id)
+
+    def output_path(self, as_of: dt.datetime, run_id: int = 0) -> Any:
+        """The export file of the period of ``as_of`` (None when exports are off)."""
+        if not self.config.export:
+            return None
+        return self.context.resolve(self.config.export.format(
+            action=self.id, as_of=as_of.date().isoformat(), run=run_id))
+
+    def write_export(self, ledger_rows: list[dict[str, Any]], as_of: dt.datetime,
+                     run_id: int) -> tuple[Any, int]:
+        """Write the codes of ``ledger_rows`` (this action's done intents of one period) to
+        the export file, atomically; returns (path, codes). ``tiers export`` calls this too,
+        so the file can be rebuilt from the store at any time."""
         import pyarrow as pa
 
-        assert self.config.export is not None
-        period = period_label(ctx.as_of, self.config.period)
-        rows = [r for r in ctx.ledger(action=self.id, period=period, status="done")
-                if r["result"] and r["result"].get("code")]
+        rows = [r for r in ledger_rows if r["result"] and r["result"].get("code")]
         rows.sort(key=lambda r: (r["customer_id"], r["key"]))
         payloads = [r["payload"] or {} for r in rows]
 
@@ -261,8 +274,7 @@ class CouponAction(Action):
             "valid_until": pa.array([instant(r["result"].get("valid_until")) for r in rows],
                                     pa.timestamp("us")),
         })
-        path = self.context.resolve(self.config.export.format(
-            action=self.id, as_of=ctx.as_of.date().isoformat(), run=ctx.run_id))
+        path = self.output_path(as_of, run_id)
         write_table(table, path)
         return path, table.num_rows
 

@@ -65,6 +65,13 @@ class ExportAction(Action):
         target = self.config.path or f"table {self.config.table}"
         return f"{intent.payload.get('rows')} {self.config.what} rows to {target}"
 
+    def output_path(self, as_of: Any, run_id: int = 0) -> Path | None:
+        """The file this export writes for a run at ``as_of`` (None for a table)."""
+        if not self.config.path:
+            return None
+        return Path(self.context.resolve(self.config.path.format(
+            ruleset=self.context.ruleset.name, as_of=as_of.date().isoformat(), run=run_id)))
+
     def _rows(self, inp: PlanInput) -> Any:
         import pyarrow as pa
 
@@ -113,9 +120,9 @@ class ExportAction(Action):
             self._ctx = None
         for intent in intents:
             if self.config.path:
-                path = self.context.resolve(self.config.path.format(
-                    ruleset=ctx.ruleset, as_of=ctx.as_of.date().isoformat(), run=ctx.run_id))
-                write_table(_flat(table), Path(path))
+                path = self.output_path(ctx.as_of, ctx.run_id)
+                assert path is not None
+                write_table(_flat(table), path)
                 yield Outcome(intent.key, "done", {"rows": table.num_rows, "path": str(path)})
             else:
                 flat = _flat(table)

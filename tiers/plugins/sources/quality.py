@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tiers.core.errors import DataError
+from tiers.core.outputs import would_write, writes_allowed
 from tiers.plugins.sources.options import (
     DATE_FIELDS,
     EARLIEST,
@@ -489,17 +490,21 @@ def check_rows(raw: ir.Table, check: RowCheck, as_of: dt.datetime | None = None
                           "    fix: point the source at data with rows, or set "
                           "`allow_empty: true` if an empty table is expected")
     path = rejects_path(check)
-    if set_aside:
+    if set_aside and not writes_allowed():  # a dry run writes no file, it says what it would
+        would_write(f"{sum(set_aside.values()):,} set-aside rows to {path}")
+    elif set_aside:
         write_rejects(checked, mapped, check, data_columns, path)
         report.rejects_file = str(path)
-    elif check.options.rejects is None and path.exists():
+    elif check.options.rejects is None and path.exists() and writes_allowed():
         path.unlink()  # a stale list from an earlier run would mislead
     share = report.rejected_total / total if total else 0.0
     if share > check.options.max_reject_share:
+        listed = (f"Each is listed with its file and line in {path}" if writes_allowed() else
+                  f"A run that is not a dry run lists each with its file and line in {path}")
         raise RejectsError(
             f"{check.label}: {report.rejected_total:,} of {total:,} rows ({share:.2%}) cannot "
             f"be used, above the {check.options.max_reject_share:.2%} allowed: "
-            f"{_counts(report.rejected)}. Each is listed with its file and line in {path}\n"
+            f"{_counts(report.rejected)}. {listed}\n"
             "    fix: correct those rows at the source or map the right columns; raise "
             "`max_reject_share` only if dropping them is acceptable")
     internal = [c for c in checked.columns if c.startswith("_tiers_")]
