@@ -7,6 +7,8 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -120,16 +122,31 @@ def test_bad_out_path_is_refused_before_anything_is_recorded_or_sent(cli, tmp_pa
     assert tree(tmp_path) == before
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root may write any folder")
-def test_out_in_an_unwritable_folder_is_refused_first(cli, tmp_path):
+def _lock_folder(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+    """Make ``folder`` unwritable, for root too (root ignores modes but not the immutable
+    flag); where the file system has no such flag, the check is told the folder is locked."""
+    if os.geteuid() != 0:
+        folder.chmod(0o500)
+        return lambda: folder.chmod(0o700)
+    if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode == 0:
+        return lambda: subprocess.run(["chattr", "-i", str(folder)], check=True)
+    import tiers.core.outputs as outputs
+
+    real = os.access
+    monkeypatch.setattr(outputs.os, "access", lambda p, mode: False if Path(p) == folder
+                        else real(p, mode))
+    return lambda: None
+
+
+def test_out_in_an_unwritable_folder_is_refused_first(cli, tmp_path, monkeypatch):
     ruleset = write_shop(tmp_path, COUPON)
     locked = tmp_path / "locked"
     locked.mkdir()
-    locked.chmod(0o500)
+    unlock = _lock_folder(locked, monkeypatch)
     try:
         refused(cli("run", ruleset, "--out", locked / "out.csv"), "not writable")
     finally:
-        locked.chmod(0o700)
+        unlock()
     assert not (tmp_path / ".tiers").exists()
 
 
