@@ -78,4 +78,4 @@ def test_history_of_unknown_customer_and_missing_store(tmp_path, cli):
     assert res.exit_code == 1 and "no state store at" in res.output
     cli("run", ruleset)
     res = cli("history", "c1", "--ruleset", ruleset)
-    assert res.exit_code == 1 and "customer 'c1' has no recorded history" in res.output
+    assert res.exit_code == 8 and "customer 'c1' has no recorded history" in res.output

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tiers.cli.options import StateOpt, live_state
-from tiers.core.errors import TiersError
+from tiers.cli.options import FormatOpt, StateOpt, live_state, output_format
 
 if TYPE_CHECKING:
     from tiers.whatif.diff import Diff
 
 AFFECTED_COLUMNS = ["customer_id", "old_tier", "new_tier", "direction", "old_rank", "new_rank",
                     "old_spend", "new_spend"]
-
-
-def check_format(fmt: str) -> None:
-    if fmt not in ("table", "json"):
-        raise TiersError(f"--format {fmt!r}: use table or json")
 
 
 def diff(
@@ -33,17 +26,18 @@ def diff(
                         "else today.")] = None,
     out: Annotated[Path | None, typer.Option(
         "--out", help="Write the customers whose tier changes to .csv or .parquet.")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    fmt: FormatOpt = "table",
     state: StateOpt = None,
 ) -> None:
     """Compare two rulesets on the same customers: tier migration, totals, actions and their
     cost, affected list. Both start from OLD's last recorded run when its store exists."""
     from tiers.cli.common import load, reported
+    from tiers.cli.render import emit
     from tiers.core.files import write_table
     from tiers.whatif.diff import diff_rulesets
 
     with reported():
-        check_format(fmt)
+        fmt = output_format(fmt)
         old_loaded, new_loaded = load(old), load(new)
         store = live_state(old_loaded, state)
         try:
@@ -53,10 +47,8 @@ def diff(
                 store.dispose()
         if out is not None:
             write_table(result.affected().select(AFFECTED_COLUMNS), out)
-        if fmt == "json":
-            typer.echo(json.dumps(diff_json(result, out), ensure_ascii=False, indent=2))
-        else:
-            print_diff(result, out)
+        data = diff_json(result, out)
+        emit(fmt, data=data, rows=data["tiers"], table=lambda: print_diff(result, out))
 
 
 def diff_json(d: Diff, out: Path | None) -> dict[str, Any]:

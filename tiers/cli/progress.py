@@ -8,12 +8,17 @@ import sys
 from typing import Any
 
 
+def wanted() -> bool:
+    """Progress is for people watching a terminal: not in pipes, nor in CI."""
+    return sys.stderr.isatty() and not os.environ.get("CI")
+
+
 class Progress:
     """A rich bar on a terminal; a few plain lines otherwise (CI, pipes)."""
 
     def __init__(self, enabled: bool | None = None):
         if enabled is None:
-            enabled = sys.stderr.isatty() and not os.environ.get("CI")
+            enabled = wanted()
         self.rich = enabled
         self._bar: Any = None
         self._task: Any = None

@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any
 from rich.table import Table
 
 from tiers.cli.render import console
+from tiers.core import exits
 
 if TYPE_CHECKING:
     from tiers.engine.result import RunResult
 
-EXIT_FAILED_INTENTS = 5
+EXIT_FAILED_INTENTS = exits.ACTIONS
 SAMPLE = 3
 
 

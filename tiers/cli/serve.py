@@ -14,7 +14,7 @@ import typer
 
 from tiers.cli.common import load, reported
 from tiers.cli.options import StateOpt
-from tiers.core.errors import TiersError
+from tiers.core.errors import TiersError, UsageError
 
 CORS_ENV = "TIERS_CORS_ORIGINS"
 ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
@@ -28,11 +28,11 @@ def cors_origins(given: list[str] | None, environ: dict[str, str] | None = None)
     origins = [v.strip().rstrip("/") for v in values if v.strip()]
     for origin in origins:
         if origin == "*":
-            raise TiersError("--cors-origin '*' would let every web site call the API from "
+            raise UsageError("--cors-origin '*' would let every web site call the API from "
                              "its visitors' browsers; list the shop's origins instead, e.g. "
                              "--cors-origin https://shop.example")
         if not ORIGIN.match(origin):
-            raise TiersError(f"--cors-origin {origin!r} is not an origin; write "
+            raise UsageError(f"--cors-origin {origin!r} is not an origin; write "
                              "scheme://host[:port] without a path, e.g. https://shop.example")
     return origins
 

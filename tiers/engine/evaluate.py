@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tiers.core.errors import DataError, TiersError
+from tiers.core.errors import DataError, TiersError, UsageError
 from tiers.engine.conditions import compile_conditions, highest_true, maintained_rank
 from tiers.engine.events import events_table
 from tiers.engine.metrics import attach, customer_metrics
@@ -32,7 +32,7 @@ def as_of_instant(as_of: dt.date | dt.datetime | str | None) -> dt.datetime:
         try:
             as_of = dt.datetime.fromisoformat(as_of)
         except ValueError:
-            raise TiersError(f"--as-of {as_of!r} is not a date; use YYYY-MM-DD") from None
+            raise UsageError(f"--as-of {as_of!r} is not a date; use YYYY-MM-DD") from None
     if isinstance(as_of, dt.datetime):
         return as_of.replace(tzinfo=None)
     return dt.datetime(as_of.year, as_of.month, as_of.day)

@@ -15,6 +15,7 @@ import sys
 import tempfile
 from typing import Any
 
+from tiers.core import exits
 from tiers.core.errors import TiersError
 
 DEFAULT_MASTER = "local[*]"
@@ -36,7 +37,7 @@ SESSION_CONF: dict[str, str] = {
 class SparkUnavailable(TiersError):
     """PySpark or Java is missing, or the Spark session could not start."""
 
-    exit_code = 5
+    exit_code = exits.ENGINE
 
 
 def _master() -> str | None:

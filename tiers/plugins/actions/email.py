@@ -23,6 +23,7 @@ from pydantic import ConfigDict, Field
 from tiers import render_template, template_environment, template_problems
 from tiers.core.action import Action, ActionConfig, ApplyContext, Intent, Outcome, PlanInput
 from tiers.core.errors import Problem
+from tiers.core.files import write_bytes
 from tiers.core.hookspecs import hookimpl
 
 if TYPE_CHECKING:
@@ -193,9 +194,7 @@ class EmailAction(Action):
                               f"no address in column {self.config.to!r}")
                 continue
             path = folder / f"{intent.key}.eml"
-            tmp = folder / f".{intent.key}.eml.tmp"
-            tmp.write_bytes(bytes(self.message(intent)))
-            os.replace(tmp, path)  # the same file on a retry: never two copies
+            write_bytes(path, bytes(self.message(intent)))  # a retry replaces it: never two
             yield Outcome(intent.key, "done", {"message_id": intent.payload["message_id"],
                                                "file": str(path)})
 
