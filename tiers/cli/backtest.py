@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from tiers.cli.options import FormatOpt, output_format
+from tiers.core.words import counted
 
 if TYPE_CHECKING:
     from tiers.ruleset.loader import LoadedRuleset
@@ -108,7 +109,8 @@ def print_backtest(b: Backtest) -> None:
     c = console()
     labels = {t.id: t.label for t in b.ruleset.model.tiers}
     ladder = list(reversed(b.ruleset.model.tier_ids()))
-    table = Table(title=f"{b.ruleset.name}: backtest, {len(b.periods)} periods every {b.every}",
+    periods = counted(len(b.periods), "period")
+    table = Table(title=f"{b.ruleset.name}: backtest, {periods} every {b.every}",
                   title_justify="left")
     table.add_column("As of")
     for tier in ladder:
@@ -128,7 +130,7 @@ def print_backtest(b: Backtest) -> None:
                                     "(rows: from, columns: to)"))
     if any(p.cost for p in b.periods):
         c.print(cost_table(b))
-    c.print(f"[dim]{len(b.periods)} evaluations in {b.seconds:.2f} s[/dim]")
+    c.print(f"[dim]{counted(len(b.periods), 'evaluation')} in {b.seconds:.2f} s[/dim]")
 
 
 def cost_table(b: Backtest) -> Any:

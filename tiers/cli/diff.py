@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from tiers.cli.options import FormatOpt, StateOpt, live_state, output_format
+from tiers.core.words import counted
 
 if TYPE_CHECKING:
     from tiers.whatif.diff import Diff
@@ -77,7 +78,8 @@ def print_diff(d: Diff, out: Path | None) -> None:
     c = console()
     n = d.counts()
     c.print(f"[bold]{d.old.file.name}[/bold] → [bold]{d.new.file.name}[/bold] as of "
-            f"{d.as_of:%Y-%m-%d}: {n['customers']:,} customers, {n['changed']:,} change tier "
+            f"{d.as_of:%Y-%m-%d}: {counted(n['customers'], 'customer')}, "
+            f"{n['changed']:,} change tier "
             f"({n['up']:,} up, {n['down']:,} down"
             + (f", {n['moved']:,} to another ladder" if n["moved"] else "")
             + (f", {n['new']:,} new, {n['gone']:,} gone" if n["new"] or n["gone"] else "")
@@ -88,4 +90,4 @@ def print_diff(d: Diff, out: Path | None) -> None:
     if d.actions:
         c.print(cost_change_table(d.actions, "Actions this run would plan"))
     if out is not None:
-        c.print(f"wrote {n['changed']:,} affected customers to {out}")
+        c.print(f"wrote {counted(n['changed'], 'affected customer')} to {out}")

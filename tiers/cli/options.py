@@ -7,8 +7,6 @@ from typing import Annotated, Any
 
 import typer
 
-from tiers.core.errors import TiersError
-
 FORMATS = ("table", "json", "csv")
 # old spellings, still accepted (hidden from --help): explain's `--format text`, and `--json`
 # on runs, history and plugins
@@ -41,12 +39,13 @@ RulesetOpt = Annotated[Path | None, typer.Option(
     "--ruleset", "-r", help="Ruleset file: use its store and only its rows.")]
 StateOpt = Annotated[str | None, typer.Option(
     "--state", help="State store URL or SQLite file (default: $TIERS_STATE_URL, else "
-                    ".tiers/state.db next to the ruleset or in the current folder).")]
+                    ".tiers/state.db next to the ruleset; without -r, .tiers/state.db here "
+                    "or one folder down).")]
 
 
 def open_for_reading(ruleset: Path | None, state: str | None) -> tuple[Any, str | None]:
     """The store and the ruleset name to filter on (None = every ruleset in the store)."""
-    from tiers.store.location import redact, resolve_url
+    from tiers.store.location import StoreNotFound, locate_url, redact
     from tiers.store.store import StateStore
 
     name = None
@@ -58,12 +57,12 @@ def open_for_reading(ruleset: Path | None, state: str | None) -> tuple[Any, str 
         if isinstance(data, dict):
             name = data.get("name")
             state_key = data.get("state")
-    url = resolve_url(ruleset, state_key, state)
+    url = locate_url(ruleset, state_key, state)
     store = StateStore(url, create=False)
     if not store.exists:
-        raise TiersError(f"no state store at {redact(url)}: nothing has been recorded yet. "
-                         "Run `tiers run RULESET` first, or point --state / --ruleset at "
-                         "the store")
+        raise StoreNotFound(f"no state store at {redact(url)}: nothing has been recorded "
+                            "yet. Run `tiers run RULESET` first, or point --state / "
+                            "--ruleset at the store")
     return store, name
 
 

@@ -7,6 +7,8 @@ import os
 import sys
 from typing import Any
 
+from tiers.core.words import counted
+
 
 def wanted() -> bool:
     """Progress is for people watching a terminal: not in pipes, nor in CI."""
@@ -40,7 +42,7 @@ class Progress:
             self._bar.start()
             self._task = self._bar.add_task(label, total=total)
         else:
-            print(f"apply {label}: {total} intents", file=sys.stderr)
+            print(f"apply {label}: {counted(total, 'intent')}", file=sys.stderr)
 
     def advance(self, n: int = 1) -> None:
         self._done += n

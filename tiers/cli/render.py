@@ -17,6 +17,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from tiers.core.words import counted
+
 if TYPE_CHECKING:
     from tiers.core.plugins import Registry
     from tiers.engine.result import RunResult
@@ -96,7 +98,7 @@ def print_run(result: RunResult, out: Path | None) -> None:
     for line in source_notes(result):
         c.print(line)
     if out is not None:
-        c.print(f"wrote {result.customers:,} rows to {out}")
+        c.print(f"wrote {counted(result.customers, 'row')} to {out}")
 
 
 def source_notes(result: RunResult) -> list[str]:

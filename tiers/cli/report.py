@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from tiers.cli.options import StateOpt, live_state
+from tiers.core.words import counted
 
 
 def report(
@@ -52,5 +53,6 @@ def report(
             if store is not None:
                 store.dispose()
         size = write_report(data, html)
-        console().print(f"wrote {html} ({size / 1e6:.1f} MB): {data.customers:,} customers "
+        console().print(f"wrote {html} ({size / 1e6:.1f} MB): "
+                        f"{counted(data.customers, 'customer')} "
                         f"as of {data.as_of:%Y-%m-%d}")

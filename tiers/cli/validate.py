@@ -8,7 +8,7 @@ import typer
 
 from tiers.cli.common import RulesetArg, load, reported
 from tiers.cli.options import FormatOpt, output_format
-from tiers.cli.words import counted
+from tiers.core.words import counted
 
 
 def validate(ruleset: RulesetArg, fmt: FormatOpt = "table") -> None:

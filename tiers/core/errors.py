@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from tiers.core import exits
+from tiers.core.words import counted
 
 
 def did_you_mean(word: str, options: Iterable[str]) -> str:
@@ -57,7 +58,7 @@ class RulesetError(TiersError):
 
     def render(self) -> str:
         n = len(self.problems)
-        lines = [f"{n} problem{'s' if n != 1 else ''} found:"]
+        lines = [f"{counted(n, 'problem')} found:"]
         lines += [p.render() for p in self.problems]
         return "\n".join(lines)
 
