@@ -22,7 +22,7 @@ SLOW_MODULES = frozenset({
     "test_rulesets.py", "test_retail_actions.py", "test_cli.py", "test_explain.py",
     "test_explain_live_state.py", "test_materialize.py",
     # the CLI in subprocesses, once per format or umask
-    "test_cli_output.py", "test_file_modes.py",
+    "test_cli_output.py", "test_file_modes.py", "test_progress.py",
 })
 
 

@@ -33,21 +33,26 @@ def diff(
     """Compare two rulesets on the same customers: tier migration, totals, actions and their
     cost, affected list. Both start from OLD's last recorded run when its store exists."""
     from tiers.cli.common import load, reported
+    from tiers.cli.progress import progress
     from tiers.cli.render import emit
     from tiers.core.files import write_table
     from tiers.whatif.diff import diff_rulesets
 
     with reported():
         fmt = output_format(fmt)
-        old_loaded, new_loaded = load(old), load(new)
-        store = live_state(old_loaded, state)
-        try:
-            result = diff_rulesets(old_loaded, new_loaded, as_of=as_of, state=store)
-        finally:
-            if store is not None:
-                store.dispose()
-        if out is not None:
-            write_table(result.affected().select(AFFECTED_COLUMNS), out)
+        with progress("diff", fmt) as shown:
+            shown.stage("load rulesets")
+            old_loaded, new_loaded = load(old), load(new)
+            store = live_state(old_loaded, state)
+            shown.stage("load sources and evaluate both rulesets")
+            try:
+                result = diff_rulesets(old_loaded, new_loaded, as_of=as_of, state=store)
+            finally:
+                if store is not None:
+                    store.dispose()
+            if out is not None:
+                shown.stage(f"write {out}")
+                write_table(result.affected().select(AFFECTED_COLUMNS), out)
         data = diff_json(result, out)
         emit(fmt, data=data, rows=data["tiers"], table=lambda: print_diff(result, out))
 

@@ -88,15 +88,20 @@ def explain(
 ) -> None:
     """Explain one customer's tier: metrics, policies, retention, events, distance to next."""
     from tiers.cli.common import load, reported
+    from tiers.cli.progress import progress
     from tiers.cli.render import emit
     from tiers.whatif.explain import explain_customer
 
     with reported():
         fmt = output_format(fmt)
-        loaded = load(ruleset)
-        prev = _read_previous(previous) if previous is not None else _recorded(loaded, as_of,
-                                                                               state)
-        e = explain_customer(loaded, customer_id, as_of=as_of, previous=prev)
+        with progress("explain", fmt) as shown:
+            shown.stage("load ruleset")
+            loaded = load(ruleset)
+            shown.stage("read the recorded state")
+            prev = (_read_previous(previous) if previous is not None
+                    else _recorded(loaded, as_of, state))
+            shown.stage("load sources and evaluate")
+            e = explain_customer(loaded, customer_id, as_of=as_of, previous=prev)
         emit(fmt, data=e.to_json(), rows=[explain_row(e)],
              table=lambda: typer.echo(render_text(e)))
 

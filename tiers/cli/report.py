@@ -32,13 +32,15 @@ def report(
 ) -> None:
     """Write an HTML report: tier distribution, spend share, migration, segments, backtest."""
     from tiers.cli.common import load, reported
+    from tiers.cli.progress import progress
     from tiers.cli.render import console
     from tiers.engine.evaluate import as_of_instant
     from tiers.report.data import build
     from tiers.report.html import write_report
     from tiers.whatif.backtest import parse_date, schedule
 
-    with reported():
+    with reported(), progress("report") as shown:
+        shown.stage("load ruleset")
         loaded = load(ruleset)
         other = load(compare) if compare is not None else None
         instant = as_of_instant(as_of if as_of is not None else loaded.model.as_of)
@@ -46,13 +48,16 @@ def report(
         if backtest_from is not None:
             dates = schedule(parse_date(backtest_from, "--backtest-from"), instant.date(), every)
         store = live_state(loaded, state)
+        shown.stage("load sources and evaluate" + (", backtest" if dates else ""))
         try:
             data = build(loaded, instant, compare=other, since=since, backtest_dates=dates,
                          every=every, store=store)
         finally:
             if store is not None:
                 store.dispose()
+        shown.stage(f"write {html}")
         size = write_report(data, html)
+        shown.close()
         console().print(f"wrote {html} ({size / 1e6:.1f} MB): "
                         f"{counted(data.customers, 'customer')} "
                         f"as of {data.as_of:%Y-%m-%d}")

@@ -32,7 +32,7 @@ def run(
 ) -> None:
     """Evaluate a ruleset, show the tier table and what changed, and carry out its actions
     (each exactly once; run again to resume failed ones)."""
-    from tiers.cli.progress import Progress
+    from tiers.cli.progress import progress
     from tiers.cli.render import emit, print_run, run_json, tier_rows
     from tiers.cli.render_actions import actions_json, exit_code, print_actions
     from tiers.pipeline import run as run_ruleset
@@ -42,8 +42,9 @@ def run(
         loaded = load(ruleset)
         if engine:
             loaded.model.engine = engine
-        result = run_ruleset(loaded, as_of=as_of, out=out, state=state or True,
-                             dry_run=dry_run, progress=Progress())
+        with progress("run", fmt) as shown:
+            result = run_ruleset(loaded, as_of=as_of, out=out, state=state or True,
+                                 dry_run=dry_run, progress=shown)
         emit(fmt, data={**run_json(result, out), **actions_json(result)},
              rows=tier_rows(result),
              table=lambda: (print_run(result, out), print_actions(result, ruleset)))
