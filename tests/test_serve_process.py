@@ -119,7 +119,7 @@ def test_start_up_says_where_and_how_then_stops_on_sigterm(retail):
         text = "\n".join(s.stdout)
         assert "4,000 customers as of 2026-11-21 (run 1)" in text
         assert "Authorization: Bearer KEY" in text and "X-API-Key: KEY" in text
-        assert "2 key(s) in $TIERS_API_KEYS" in text
+        assert "2 keys in $TIERS_API_KEYS" in text
         with s.client(key=None) as c:
             health = c.get("/healthz")
         assert health.status_code == 200

@@ -15,6 +15,7 @@ import typer
 from tiers.cli.common import load, reported
 from tiers.cli.options import StateOpt
 from tiers.core.errors import TiersError, UsageError
+from tiers.core.words import counted
 
 CORS_ENV = "TIERS_CORS_ORIGINS"
 ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
@@ -137,7 +138,8 @@ def serve(
         address, actual = sock.getsockname()[:2]
         shown = f"[{address}]" if ":" in address else address
         typer.echo(f"authenticate with the header `Authorization: Bearer KEY` or "
-                   f"`X-API-Key: KEY`, KEY one of the {len(keys)} key(s) in ${ENV_VAR}")
+                   f"`X-API-Key: KEY`, KEY one of the {counted(len(keys), 'key')} in "
+                   f"${ENV_VAR}")
         if address not in ("127.0.0.1", "::1", "localhost"):
             typer.echo("not only on this machine: put a TLS proxy in front, API keys must not "
                        "travel in clear text")
