@@ -15,12 +15,14 @@ HERE = Path(__file__).resolve().parent
 # so that `pytest -m "not slow"` is a quick loop; CI runs everything. Slow tests in other
 # modules carry `@pytest.mark.slow`, and PostgreSQL is the `postgresql` parameter of store_url.
 SLOW_MODULES = frozenset({
-    "test_spark_engine.py", "test_semantics_spark.py",  # PySpark in local mode
+    "test_spark_engine.py", "test_semantics_spark.py", "test_spark_log.py",  # PySpark
     "test_report_browser.py",  # Chromium through playwright
     "test_example_plugin.py", "test_action_plugins.py",  # pip installs into a virtualenv
     # the bundled sample rulesets (4,000 customers) evaluated end to end, several times
     "test_rulesets.py", "test_retail_actions.py", "test_cli.py", "test_explain.py",
     "test_explain_live_state.py", "test_materialize.py",
+    # the CLI in subprocesses, once per format or umask
+    "test_cli_output.py", "test_file_modes.py", "test_progress.py",
 })
 
 

@@ -170,7 +170,7 @@ def test_coupon_budget_cap_defers_the_rest_to_a_later_run(tmp_path):
     first = run_shop(ruleset, url)
     (stats,) = first.applied.actions
     assert (stats.done, stats.deferred, stats.failed) == (2, 1, 0)
-    assert any("1 coupons worth 50.00 not issued (budget 120.00 reached)" in n
+    assert any("1 coupon worth 50.00 not issued (budget 120.00 reached)" in n
                for n in stats.notes)
     assert any("store's own secret" in n for n in stats.notes)
     assert len(select(url, coupons.c.code)) == 2

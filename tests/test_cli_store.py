@@ -75,7 +75,7 @@ def test_failed_intents_exit_5_with_how_to_retry(tmp_path, cli):
 def test_history_of_unknown_customer_and_missing_store(tmp_path, cli):
     ruleset = write_shop(tmp_path)
     res = cli("history", "C1", "--ruleset", ruleset)
-    assert res.exit_code == 1 and "no state store at" in res.output
+    assert res.exit_code == 6 and "no state store at" in res.output
     cli("run", ruleset)
     res = cli("history", "c1", "--ruleset", ruleset)
-    assert res.exit_code == 1 and "customer 'c1' has no recorded history" in res.output
+    assert res.exit_code == 8 and "customer 'c1' has no recorded history" in res.output

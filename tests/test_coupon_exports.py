@@ -109,7 +109,7 @@ def test_sigkill_mid_apply_then_resume_exports_every_code(tmp_path):
     codes = store_codes(url)
     assert len(codes) == VIPS and issued_before <= codes
     assert sorted(exported(export)) == sorted(codes)  # every code, not only the resumed ones
-    assert (f"{VIPS} codes of period 2026-06 written to" in again.stdout
+    assert (f"{VIPS:,} codes of period 2026-06 written to" in again.stdout
             and f"({VIPS - len(issued_before)} issued by this run)" in again.stdout)
     leftovers = [p.name for p in export.parent.iterdir() if p != export]
     assert leftovers == []  # written through a temporary file that is gone

@@ -78,14 +78,14 @@ def test_migration_matrix_marks_new_customers():
 
 def test_diff_rejects_unknown_format(cli, pair):
     res = cli("diff", *pair, "--format", "xml")
-    assert res.exit_code == 1
-    assert "--format 'xml': use table or json" in res.output
+    assert res.exit_code == 2
+    assert "--format 'xml': use table, json or csv" in res.output
 
 
 def test_diff_rejects_unsupported_out_and_writes_nothing(cli, pair, tmp_path):
     out = tmp_path / "affected.txt"
     res = cli("diff", *pair, "--out", out)
-    assert res.exit_code == 1
+    assert res.exit_code == 2
     assert "unsupported file type '.txt'" in res.output
     assert not out.exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".affected")] == []
@@ -101,5 +101,5 @@ def test_diff_reports_a_broken_ruleset_with_its_location(cli, pair, tmp_path):
 
 def test_diff_bad_as_of(cli, pair):
     res = cli("diff", *pair, "--as-of", "March")
-    assert res.exit_code == 1
+    assert res.exit_code == 2
     assert "--as-of 'March' is not a date" in res.output

@@ -121,7 +121,7 @@ def test_cli_text_and_json(ruleset, tmp_path):
     data = json.loads(res.stdout)
     assert data["tier"] == "silver" and data["next_tier"] == "gold"
     res = runner.invoke(app, ["explain", str(ruleset), "nobody"])
-    assert res.exit_code == 5 and "not in the data" in res.output
+    assert res.exit_code == 8 and "not in the data" in res.output
 
 
 def test_describe_window_names_the_period():

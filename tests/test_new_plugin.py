@@ -86,7 +86,7 @@ def test_source_example_ruleset_runs(scaffolded):
 def test_action_example_ruleset_validates(scaffolded):
     env, root = scaffolded
     out = env.tiers("validate", "example/ruleset.yaml", cwd=root / "tiers-outbox")
-    assert "OK (2 tiers, 1 policies, 1 sources, 1 actions)" in out
+    assert "OK (2 tiers, 1 policy, 1 source, 1 action)" in out
 
 
 def install_block(readme: Path) -> str:

@@ -119,7 +119,7 @@ def test_start_up_says_where_and_how_then_stops_on_sigterm(retail):
         text = "\n".join(s.stdout)
         assert "4,000 customers as of 2026-11-21 (run 1)" in text
         assert "Authorization: Bearer KEY" in text and "X-API-Key: KEY" in text
-        assert "2 key(s) in $TIERS_API_KEYS" in text
+        assert "2 keys in $TIERS_API_KEYS" in text
         with s.client(key=None) as c:
             health = c.get("/healthz")
         assert health.status_code == 200
@@ -165,10 +165,10 @@ def test_a_taken_port_is_a_clear_error(retail):
 def test_cors_origins_must_be_origins(retail):
     env = {**os.environ, "TIERS_API_KEYS": KEY}
     res = tiers("serve", retail, "--port", "0", "--cors-origin", "*", env=env)
-    assert res.returncode == 1 and "every web site" in res.stderr
+    assert res.returncode == 2 and "every web site" in res.stderr  # a bad option value
     res = tiers("serve", retail, "--port", "0", env={**env,
                                                       "TIERS_CORS_ORIGINS": "shop.example/x"})
-    assert res.returncode == 1 and "is not an origin" in res.stderr
+    assert res.returncode == 2 and "is not an origin" in res.stderr
 
 
 def test_no_key_reaches_the_log_or_an_answer(server):

@@ -240,7 +240,7 @@ def test_unknown_engine_option_is_a_clear_error(generated: Any) -> None:
     folder, _ = generated
     build_app()
     result = CliRunner().invoke(app, ["run", str(write_ruleset(folder)), "--engine", "spark"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "unknown engine 'spark'" in result.output and "pyspark" in result.output
 
 

@@ -61,6 +61,7 @@ def run(loaded: LoadedRuleset, as_of: Any = None, out: str | Path | None = None,
         if target is not None and dry_run:
             would_write(f"{table.num_rows:,} rows to {out}")
         elif target is not None:
+            _stage(progress, f"write {out}")
             write_table(table, target)
     result.notes += [f"dry run: would write {what}" for what in would]
     if loaded.pm:
@@ -217,10 +218,12 @@ def run_job(loaded: LoadedRuleset, instant: dt.datetime, con: Any,
             notes.append(f"took over the lock of run {h.run_id} (pid {h.pid} has stopped); "
                          "its open intents are resumed below")
     try:
+        _stage(progress, "load sources")
         con = con if con is not None else connect(loaded.model.engine)
         t0 = time.perf_counter()
         previous = store.previous(loaded.name, con) if store and not backdated else None
         load_previous = time.perf_counter() - t0
+        _stage(progress, "evaluate")
         result = materialize(loaded, instant, con, previous)
         result.timings["previous"] = load_previous
         result.notes += notes
@@ -228,6 +231,7 @@ def run_job(loaded: LoadedRuleset, instant: dt.datetime, con: Any,
         result.store_url = store.url if store is not None else None
         inputs = None
         if loaded.actions and (store is not None or dry_run) and not backdated:
+            _stage(progress, "plan")
             t0 = time.perf_counter()
             inputs = plan_input(loaded.name, result.as_of, result.evaluation, result.table,
                                 store)
@@ -238,6 +242,7 @@ def run_job(loaded: LoadedRuleset, instant: dt.datetime, con: Any,
             from tiers.store.store import utcnow
 
             result.run = handle
+            _stage(progress, "record")
             t0 = time.perf_counter()
             store.record(result, ledger_rows(result.plans, loaded.name, handle.id, utcnow()),
                          handle)
@@ -257,6 +262,13 @@ def run_job(loaded: LoadedRuleset, instant: dt.datetime, con: Any,
         if store is not None:
             store.dispose()
     return result
+
+
+def _stage(progress: Any, name: str) -> None:
+    """Tell a progress display the job's next step (displays without stages are skipped)."""
+    stage = getattr(progress, "stage", None)
+    if stage is not None:
+        stage(name)
 
 
 def apply_open(store: StateStore, loaded: LoadedRuleset, result: RunResult, inputs: Any,

@@ -8,13 +8,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from tiers.core import exits
 from tiers.core.errors import Problem, TiersError
 
 
 class TemplateError(TiersError):
     """A template cannot be parsed or rendered."""
 
-    exit_code = 5
+    exit_code = exits.ACTIONS
 
 
 def environment(folder: Path, pm: Any = None) -> Any:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from tiers.cli.options import FormatOpt, output_format
+from tiers.core.words import counted
 
 if TYPE_CHECKING:
     from tiers.ruleset.loader import LoadedRuleset
@@ -29,25 +30,31 @@ def backtest(
     compare: Annotated[Path | None, typer.Option(
         "--compare", help="Backtest this second ruleset on the same dates, side by side.")
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    fmt: FormatOpt = "table",
 ) -> None:
     """Replay a ruleset as of each date, carrying tier state forward; writes nothing."""
     from tiers.cli.common import load, reported
-    from tiers.cli.diff import check_format
+    from tiers.cli.render import emit
 
     with reported():
-        check_format(fmt)
+        fmt = output_format(fmt)
         rulesets = [load(ruleset)] + ([load(compare)] if compare is not None else [])
-        results = run_backtests(rulesets, start, end, every)
-        if fmt == "json":
-            typer.echo(json.dumps(backtest_json(results), ensure_ascii=False, indent=2))
-        else:
-            for result in results:
-                print_backtest(result)
+        results = run_backtests(rulesets, start, end, every, quiet=fmt != "table")
+        emit(fmt, data=backtest_json(results), rows=backtest_rows(results),
+             table=lambda: [print_backtest(r) for r in results])
 
 
-def run_backtests(rulesets: list[LoadedRuleset], start: str, end: str, every: str
-                  ) -> list[Backtest]:
+def backtest_rows(results: list[Backtest]) -> list[dict[str, Any]]:
+    """One row per ruleset and period, as the tables show them."""
+    return [{"ruleset": b.ruleset.name, "as_of": f"{p.as_of:%Y-%m-%d}",
+             **{f"tier.{t}": p.tiers[t] for t in reversed(b.ruleset.model.tier_ids())},
+             "new": p.moves["entered"], "up": p.moves["upgraded"],
+             "down": p.moves["downgraded"], "kept": p.protected_total}
+            for b in results for p in b.periods]
+
+
+def run_backtests(rulesets: list[LoadedRuleset], start: str, end: str, every: str,
+                  quiet: bool = False) -> list[Backtest]:
     """Backtest each ruleset on one connection over sources loaded once."""
     from tiers.engine.backends import connect
     from tiers.whatif.backtest import backtest as run
@@ -59,19 +66,22 @@ def run_backtests(rulesets: list[LoadedRuleset], start: str, end: str, every: st
     share_sources(rulesets, con, cache=True)
     results = []
     for loaded in rulesets:
-        with progress(f"{loaded.name}", len(dates)) as step:
+        with progress(f"{loaded.name}", len(dates), quiet) as step:
             results.append(run(loaded, dates, con, every, on_period=step))
     return results
 
 
 @contextmanager
-def progress(label: str, total: int) -> Iterator[Callable[[dt.datetime], None]]:
-    """A progress bar on a terminal; silent in pipes and CI."""
+def progress(label: str, total: int, quiet: bool = False
+             ) -> Iterator[Callable[[dt.datetime], None]]:
+    """A progress bar on a terminal; silent in pipes, CI and with --format json or csv."""
     from rich.console import Console
     from rich.progress import Progress
 
+    from tiers.cli.progress import wanted
+
     con = Console(stderr=True)
-    if not con.is_terminal or not sys.stderr.isatty():
+    if quiet or not wanted():
         yield lambda _: None
         return
     with Progress(console=con, transient=True) as bar:
@@ -99,7 +109,8 @@ def print_backtest(b: Backtest) -> None:
     c = console()
     labels = {t.id: t.label for t in b.ruleset.model.tiers}
     ladder = list(reversed(b.ruleset.model.tier_ids()))
-    table = Table(title=f"{b.ruleset.name}: backtest, {len(b.periods)} periods every {b.every}",
+    periods = counted(len(b.periods), "period")
+    table = Table(title=f"{b.ruleset.name}: backtest, {periods} every {b.every}",
                   title_justify="left")
     table.add_column("As of")
     for tier in ladder:
@@ -119,7 +130,7 @@ def print_backtest(b: Backtest) -> None:
                                     "(rows: from, columns: to)"))
     if any(p.cost for p in b.periods):
         c.print(cost_table(b))
-    c.print(f"[dim]{len(b.periods)} evaluations in {b.seconds:.2f} s[/dim]")
+    c.print(f"[dim]{counted(len(b.periods), 'evaluation')} in {b.seconds:.2f} s[/dim]")
 
 
 def cost_table(b: Backtest) -> Any:

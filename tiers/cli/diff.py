@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tiers.cli.options import StateOpt, live_state
-from tiers.core.errors import TiersError
+from tiers.cli.options import FormatOpt, StateOpt, live_state, output_format
+from tiers.core.words import counted
 
 if TYPE_CHECKING:
     from tiers.whatif.diff import Diff
 
 AFFECTED_COLUMNS = ["customer_id", "old_tier", "new_tier", "direction", "old_rank", "new_rank",
                     "old_spend", "new_spend"]
-
-
-def check_format(fmt: str) -> None:
-    if fmt not in ("table", "json"):
-        raise TiersError(f"--format {fmt!r}: use table or json")
 
 
 def diff(
@@ -33,34 +27,39 @@ def diff(
                         "else today.")] = None,
     out: Annotated[Path | None, typer.Option(
         "--out", help="Write the customers whose tier changes to .csv or .parquet.")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    fmt: FormatOpt = "table",
     state: StateOpt = None,
 ) -> None:
     """Compare two rulesets on the same customers: tier migration, totals, actions and their
     cost, affected list. Both start from OLD's last recorded run when its store exists."""
     from tiers.cli.common import load, reported
+    from tiers.cli.progress import progress
+    from tiers.cli.render import emit
     from tiers.core.files import write_table
     from tiers.core.outputs import check_output
     from tiers.pipeline import ruleset_inputs
     from tiers.whatif.diff import diff_rulesets
 
     with reported():
-        check_format(fmt)
-        old_loaded, new_loaded = load(old), load(new)
-        if out is not None:  # before the work: a bad path must not cost a whole comparison
-            out = check_output(out, [*ruleset_inputs(old_loaded), *ruleset_inputs(new_loaded)])
-        store = live_state(old_loaded, state)
-        try:
-            result = diff_rulesets(old_loaded, new_loaded, as_of=as_of, state=store)
-        finally:
-            if store is not None:
-                store.dispose()
-        if out is not None:
-            write_table(result.affected().select(AFFECTED_COLUMNS), out)
-        if fmt == "json":
-            typer.echo(json.dumps(diff_json(result, out), ensure_ascii=False, indent=2))
-        else:
-            print_diff(result, out)
+        fmt = output_format(fmt)
+        with progress("diff", fmt) as shown:
+            shown.stage("load rulesets")
+            old_loaded, new_loaded = load(old), load(new)
+            if out is not None:  # before the work: a bad path must not cost a whole comparison
+                out = check_output(out, [*ruleset_inputs(old_loaded),
+                                         *ruleset_inputs(new_loaded)])
+            store = live_state(old_loaded, state)
+            shown.stage("load sources and evaluate both rulesets")
+            try:
+                result = diff_rulesets(old_loaded, new_loaded, as_of=as_of, state=store)
+            finally:
+                if store is not None:
+                    store.dispose()
+            if out is not None:
+                shown.stage(f"write {out}")
+                write_table(result.affected().select(AFFECTED_COLUMNS), out)
+        data = diff_json(result, out)
+        emit(fmt, data=data, rows=data["tiers"], table=lambda: print_diff(result, out))
 
 
 def diff_json(d: Diff, out: Path | None) -> dict[str, Any]:
@@ -89,7 +88,8 @@ def print_diff(d: Diff, out: Path | None) -> None:
     c = console()
     n = d.counts()
     c.print(f"[bold]{d.old.file.name}[/bold] → [bold]{d.new.file.name}[/bold] as of "
-            f"{d.as_of:%Y-%m-%d}: {n['customers']:,} customers, {n['changed']:,} change tier "
+            f"{d.as_of:%Y-%m-%d}: {counted(n['customers'], 'customer')}, "
+            f"{n['changed']:,} change tier "
             f"({n['up']:,} up, {n['down']:,} down"
             + (f", {n['moved']:,} to another ladder" if n["moved"] else "")
             + (f", {n['new']:,} new, {n['gone']:,} gone" if n["new"] or n["gone"] else "")
@@ -100,4 +100,4 @@ def print_diff(d: Diff, out: Path | None) -> None:
     if d.actions:
         c.print(cost_change_table(d.actions, "Actions this run would plan"))
     if out is not None:
-        c.print(f"wrote {n['changed']:,} affected customers to {out}")
+        c.print(f"wrote {counted(n['changed'], 'affected customer')} to {out}")

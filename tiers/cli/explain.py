@@ -3,14 +3,12 @@ one is."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tiers.cli.options import StateOpt, live_state
-from tiers.core.errors import TiersError
+from tiers.cli.options import FormatOpt, StateOpt, live_state, output_format
 
 if TYPE_CHECKING:
     from tiers.whatif.explain import Explanation
@@ -85,24 +83,39 @@ def explain(
         "--previous", help="Previous state as a Parquet file (columns of "
                            "tiers.core.record.PREVIOUS_STATE_SCHEMA); default: the state after "
                            "the last recorded run, when the ruleset's store has one.")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    fmt: FormatOpt = "table",
     state: StateOpt = None,
 ) -> None:
     """Explain one customer's tier: metrics, policies, retention, events, distance to next."""
     from tiers.cli.common import load, reported
+    from tiers.cli.progress import progress
+    from tiers.cli.render import emit
     from tiers.whatif.explain import explain_customer
 
     with reported():
-        if fmt not in ("text", "json"):
-            raise TiersError(f"--format {fmt!r}: use text or json")
-        loaded = load(ruleset)
-        prev = _read_previous(previous) if previous is not None else _recorded(loaded, as_of,
-                                                                               state)
-        e = explain_customer(loaded, customer_id, as_of=as_of, previous=prev)
-        if fmt == "json":
-            typer.echo(json.dumps(e.to_json(), ensure_ascii=False, indent=2))
-        else:
-            typer.echo(render_text(e))
+        fmt = output_format(fmt)
+        with progress("explain", fmt) as shown:
+            shown.stage("load ruleset")
+            loaded = load(ruleset)
+            shown.stage("read the recorded state")
+            prev = (_read_previous(previous) if previous is not None
+                    else _recorded(loaded, as_of, state))
+            shown.stage("load sources and evaluate")
+            e = explain_customer(loaded, customer_id, as_of=as_of, previous=prev)
+        emit(fmt, data=e.to_json(), rows=[explain_row(e)],
+             table=lambda: typer.echo(render_text(e)))
+
+
+def explain_row(e: Explanation) -> dict[str, Any]:
+    """The explanation as one flat record: the customer, their tier, each metric and
+    attribute as a column of its own."""
+    return {"customer_id": e.customer_id, "ruleset": e.ruleset, "as_of": e.as_of,
+            "tier": e.tier, "tier_label": e.tier_label, "tier_event": e.tier_event,
+            "previous_tier": e.previous_tier, "tier_since": e.tier_since,
+            "held_until": e.held_until, "entry_tier": e.entry_tier, "next_tier": e.next_tier,
+            "segments": e.segments,
+            **{f"metric.{k}": v for k, v in e.metrics.items()},
+            **{f"attribute.{k}": v for k, v in e.attributes.items()}}
 
 
 def _recorded(loaded: Any, as_of: str | None, state: str | None) -> Any:

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import json
-from typing import Annotated
-
-import typer
-
 from tiers.cli.common import plugins, reported
+from tiers.cli.options import FormatOpt, JsonOpt, output_format
 
 
-def list_plugins(
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-) -> None:
+def list_plugins(fmt: FormatOpt = "table", as_json: JsonOpt = False) -> None:
     """List loaded plugins with their versions and the components they provide."""
-    from tiers.cli.render import plugins_json, print_plugins
+    from tiers.cli.render import emit, plugin_rows, plugins_json, print_plugins
 
     with reported():
+        fmt = output_format(fmt, as_json)
         _, registry = plugins()
-        if as_json:
-            typer.echo(json.dumps(plugins_json(registry), indent=2))
-        else:
-            print_plugins(registry)
+        emit(fmt, data=plugins_json(registry), rows=plugin_rows(registry),
+             table=lambda: print_plugins(registry))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import tempfile
@@ -13,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from tiers.core.errors import TiersError
+from tiers.core.files import publish_dir
 
 TEMPLATES = Path(__file__).parent / "scaffold"
 NAME_RE = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
@@ -121,7 +121,7 @@ def scaffold(name: str, kind: str, parent: Path, registry: Any = None) -> Path:
             out.write_text(render(source.read_text(encoding="utf-8"), values), encoding="utf-8")
         for data in DATA[kind]:
             shutil.copyfile(TEMPLATES / data, tmp / "example" / Path(data).name)
-        os.replace(tmp, target)
+        publish_dir(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

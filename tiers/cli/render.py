@@ -1,7 +1,15 @@
-"""Terminal and JSON renderings of results; rich tables on a terminal, plain text in pipes."""
+"""The one rendering path of every command: rich tables for people, JSON or CSV for scripts.
+
+A table printed to a terminal fits its width; printed to a pipe or a file it is as wide as
+its values, so no id, code or number is ever cut."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import sys
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -9,13 +17,59 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from tiers.core.words import counted
+
 if TYPE_CHECKING:
     from tiers.core.plugins import Registry
     from tiers.engine.result import RunResult
 
 
+# wide enough for any row; rich then sizes each column to its longest value
+UNBOUNDED_WIDTH = 1_000_000
+
+
 def console() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    """Stdout: the terminal's width on a terminal, unbounded in pipes and files."""
+    c = Console(highlight=False, soft_wrap=True)
+    if not c.is_terminal:
+        c = Console(highlight=False, soft_wrap=True, width=UNBOUNDED_WIDTH, no_color=True)
+    return c
+
+
+def emit(fmt: str, *, data: Any, rows: Iterable[Mapping[str, Any]],
+         table: Callable[[], None]) -> None:
+    """Print a command's result in ``fmt``: ``table`` draws it for people; ``data`` is its
+    JSON document; ``rows`` the flat records of its main table, for CSV."""
+    if fmt == "json":
+        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+    elif fmt == "csv":
+        sys.stdout.write(to_csv(rows))
+    else:
+        table()
+    sys.stdout.flush()
+
+
+def to_csv(rows: Iterable[Mapping[str, Any]]) -> str:
+    """CSV with a header of every key met, in order of first appearance; lists joined by
+    ``;``, None as an empty field."""
+    rows = list(rows)
+    header = list(dict.fromkeys(k for r in rows for k in r))
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    for r in rows:
+        writer.writerow([_cell(r.get(k)) for k in header])
+    return buf.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        return ";".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return value
 
 
 def _money(value: float) -> str:
@@ -44,7 +98,7 @@ def print_run(result: RunResult, out: Path | None) -> None:
     for line in source_notes(result):
         c.print(line)
     if out is not None:
-        c.print(f"wrote {result.customers:,} rows to {out}")
+        c.print(f"wrote {counted(result.customers, 'row')} to {out}")
 
 
 def source_notes(result: RunResult) -> list[str]:
@@ -72,6 +126,12 @@ def run_json(result: RunResult, out: Path | None) -> dict[str, Any]:
     }
 
 
+def tier_rows(result: RunResult) -> list[dict[str, Any]]:
+    """The rows of the tier table, top tier first as the table shows them."""
+    head = {"ruleset": result.ruleset.model.name, "as_of": result.as_of.date().isoformat()}
+    return [{**head, **row} for row in reversed(run_json(result, None)["tiers"])]
+
+
 def plugins_json(registry: Registry) -> list[dict[str, Any]]:
     return [
         {"name": p.name, "version": p.version, "distribution": p.distribution,
@@ -83,6 +143,15 @@ def plugins_json(registry: Registry) -> list[dict[str, Any]]:
          "plugins": [e.plugin for e in entries]}
         for (kind, name), entries in registry.clashes.items()
     ]
+
+
+def plugin_rows(registry: Registry) -> list[dict[str, Any]]:
+    """One row per loaded plugin, as the table shows them."""
+    return [{"plugin": p.name, "version": p.version,
+             "origin": "built-in" if p.builtin else (p.distribution or "local"),
+             "sources": p.components["source"], "policies": p.components["policy"],
+             "actions": p.components["action"]}
+            for p in registry.plugins.values()]
 
 
 def print_plugins(registry: Registry) -> None:

@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING, Any
 from rich.table import Table
 
 from tiers.cli.render import console
+from tiers.core import exits
+from tiers.core.words import counted
 
 if TYPE_CHECKING:
     from tiers.engine.result import RunResult
 
-EXIT_FAILED_INTENTS = 5
+EXIT_FAILED_INTENTS = exits.ACTIONS
 SAMPLE = 3
 
 
@@ -44,10 +46,11 @@ def print_actions(result: RunResult, ruleset: Path) -> None:
         for error in a.errors:
             c.print(f"[red]{a.action} failed:[/red] {error}")
     for action, n in applied.orphans.items():
-        c.print(f"note: {n} open intents belong to action {action!r}, which is no longer in "
+        c.print(f"note: {counted(n, 'open intent')} belong to action {action!r}, which is no "
+                "longer in "
                 "the ruleset; they are left as they are")
     if applied.failed:
-        c.print(f"[red]{applied.failed:,} intents failed.[/red] Fix the cause and run "
+        c.print(f"[red]{counted(applied.failed, 'intent')} failed.[/red] Fix the cause and run "
                 f"`tiers run {ruleset}` again: it resumes pending and failed intents only, "
                 "and never repeats done ones.")
     if result.run is not None:

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from tiers.cli.options import StateOpt, live_state
+from tiers.core.words import counted
 
 
 def report(
@@ -31,6 +32,7 @@ def report(
 ) -> None:
     """Write an HTML report: tier distribution, spend share, migration, segments, backtest."""
     from tiers.cli.common import load, reported
+    from tiers.cli.progress import progress
     from tiers.cli.render import console
     from tiers.core.outputs import check_output
     from tiers.engine.evaluate import as_of_instant
@@ -39,7 +41,8 @@ def report(
     from tiers.report.html import write_report
     from tiers.whatif.backtest import parse_date, schedule
 
-    with reported():
+    with reported(), progress("report") as shown:
+        shown.stage("load ruleset")
         loaded = load(ruleset)
         other = load(compare) if compare is not None else None
         check_output(html, [*ruleset_inputs(loaded), *(ruleset_inputs(other) if other else [])],
@@ -49,12 +52,16 @@ def report(
         if backtest_from is not None:
             dates = schedule(parse_date(backtest_from, "--backtest-from"), instant.date(), every)
         store = live_state(loaded, state)
+        shown.stage("load sources and evaluate" + (", backtest" if dates else ""))
         try:
             data = build(loaded, instant, compare=other, since=since, backtest_dates=dates,
                          every=every, store=store)
         finally:
             if store is not None:
                 store.dispose()
+        shown.stage(f"write {html}")
         size = write_report(data, html)
-        console().print(f"wrote {html} ({size / 1e6:.1f} MB): {data.customers:,} customers "
+        shown.close()
+        console().print(f"wrote {html} ({size / 1e6:.1f} MB): "
+                        f"{counted(data.customers, 'customer')} "
                         f"as of {data.as_of:%Y-%m-%d}")

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from tiers.cli.common import RulesetArg, load, reported
-from tiers.core.errors import TiersError
+from tiers.cli.options import FormatOpt, output_format
 
 
 def run(
@@ -22,7 +21,7 @@ def run(
     ] = None,
     engine: Annotated[str | None, typer.Option(
         "--engine", help="duckdb (default) or pyspark; overrides the ruleset's `engine`.")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    fmt: FormatOpt = "table",
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Compute everything and show the action plan; write nothing.")
     ] = False,
@@ -33,26 +32,23 @@ def run(
 ) -> None:
     """Evaluate a ruleset, show the tier table and what changed, and carry out its actions
     (each exactly once; run again to resume failed ones)."""
-    from tiers.cli.progress import Progress
-    from tiers.cli.render import print_run, run_json
+    from tiers.cli.progress import progress
+    from tiers.cli.render import emit, print_run, run_json, tier_rows
     from tiers.cli.render_actions import actions_json, exit_code, print_actions
     from tiers.pipeline import run as run_ruleset
 
     with reported():
-        if fmt not in ("table", "json"):
-            raise TiersError(f"--format {fmt!r}: use table or json")
+        fmt = output_format(fmt)
         loaded = load(ruleset)
         if engine:
             loaded.model.engine = engine
-        result = run_ruleset(loaded, as_of=as_of, out=out, state=state or True,
-                             dry_run=dry_run, progress=Progress())
-        if fmt == "json":
-            written = None if dry_run else out  # a dry run writes no file
-            data = {**run_json(result, written), **actions_json(result)}
-            typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
-        else:
-            print_run(result, None if dry_run else out)
-            print_actions(result, ruleset)
+        with progress("run", fmt) as shown:
+            result = run_ruleset(loaded, as_of=as_of, out=out, state=state or True,
+                                 dry_run=dry_run, progress=shown)
+        written = None if dry_run else out  # a dry run writes no file
+        emit(fmt, data={**run_json(result, written), **actions_json(result)},
+             rows=tier_rows(result),
+             table=lambda: (print_run(result, written), print_actions(result, ruleset)))
         code = exit_code(result)
         if code:
             raise typer.Exit(code)

@@ -33,27 +33,17 @@ def schema(
         if out is None:
             typer.echo(text, nl=False)
         else:
-            write_text_atomic(out, text)
+            write_schema(out, text)
             err(f"wrote the ruleset schema to {out}")
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write through a temporary file so a failed write never leaves half a schema."""
-    import os
-    import tempfile
-
+def write_schema(path: Path, text: str) -> None:
+    """Write atomically, so a failed write never leaves half a schema."""
     from tiers.core.errors import TiersError
+    from tiers.core.files import write_text
 
-    tmp = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
+        write_text(path, text)
     except OSError as exc:
         raise TiersError(f"--out {path}: cannot write the schema ({exc.strerror}); "
                          "choose a writable path") from None
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)

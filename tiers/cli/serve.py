@@ -14,7 +14,8 @@ import typer
 
 from tiers.cli.common import load, reported
 from tiers.cli.options import StateOpt
-from tiers.core.errors import TiersError
+from tiers.core.errors import TiersError, UsageError
+from tiers.core.words import counted
 
 CORS_ENV = "TIERS_CORS_ORIGINS"
 ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
@@ -28,11 +29,11 @@ def cors_origins(given: list[str] | None, environ: dict[str, str] | None = None)
     origins = [v.strip().rstrip("/") for v in values if v.strip()]
     for origin in origins:
         if origin == "*":
-            raise TiersError("--cors-origin '*' would let every web site call the API from "
+            raise UsageError("--cors-origin '*' would let every web site call the API from "
                              "its visitors' browsers; list the shop's origins instead, e.g. "
                              "--cors-origin https://shop.example")
         if not ORIGIN.match(origin):
-            raise TiersError(f"--cors-origin {origin!r} is not an origin; write "
+            raise UsageError(f"--cors-origin {origin!r} is not an origin; write "
                              "scheme://host[:port] without a path, e.g. https://shop.example")
     return origins
 
@@ -137,7 +138,8 @@ def serve(
         address, actual = sock.getsockname()[:2]
         shown = f"[{address}]" if ":" in address else address
         typer.echo(f"authenticate with the header `Authorization: Bearer KEY` or "
-                   f"`X-API-Key: KEY`, KEY one of the {len(keys)} key(s) in ${ENV_VAR}")
+                   f"`X-API-Key: KEY`, KEY one of the {counted(len(keys), 'key')} in "
+                   f"${ENV_VAR}")
         if address not in ("127.0.0.1", "::1", "localhost"):
             typer.echo("not only on this machine: put a TLS proxy in front, API keys must not "
                        "travel in clear text")

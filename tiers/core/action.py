@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field
 
+from tiers.core import exits
 from tiers.core.errors import Problem, TiersError, did_you_mean
 from tiers.core.interfaces import Component, ComponentConfig
 from tiers.core.record import EVENTS
@@ -42,7 +43,7 @@ Period = Literal["day", "month", "quarter", "year", "once"]
 class ActionError(TiersError):
     """An action cannot be planned (bad selection, template error...)."""
 
-    exit_code = 5
+    exit_code = exits.ACTIONS
 
 
 class When(ComponentConfig):

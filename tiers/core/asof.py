@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from tiers.core import exits
 from tiers.core.errors import TiersError
 
 #: the as-of dates tiers accepts (docs/reliability.md): far enough from the calendar's ends
@@ -23,7 +24,7 @@ _DAY = re.compile(r"^\s*(\d{4,})-(\d{1,2})-(\d{1,2})")
 class AsOfError(TiersError):
     """An as-of that is not a date, or not one tiers can evaluate at."""
 
-    exit_code = 1
+    exit_code = exits.USAGE  # a bad option value
 
 
 def as_of_instant(as_of: dt.date | dt.datetime | str | None) -> dt.datetime:

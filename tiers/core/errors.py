@@ -6,6 +6,9 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from tiers.core import exits
+from tiers.core.words import counted
+
 
 def did_you_mean(word: str, options: Iterable[str]) -> str:
     """``"did you mean 'x'? "`` for the closest option, or ``""``."""
@@ -38,7 +41,7 @@ class Problem:
 class TiersError(Exception):
     """Base class of every error tiers reports to a user."""
 
-    exit_code = 1
+    exit_code = exits.FAILED
 
     def render(self) -> str:
         return str(self)
@@ -47,7 +50,7 @@ class TiersError(Exception):
 class RulesetError(TiersError):
     """A ruleset failed validation; carries every problem found, not just the first."""
 
-    exit_code = 2
+    exit_code = exits.USAGE
 
     def __init__(self, problems: Iterable[Problem]):
         self.problems = list(problems)
@@ -55,7 +58,7 @@ class RulesetError(TiersError):
 
     def render(self) -> str:
         n = len(self.problems)
-        lines = [f"{n} problem{'s' if n != 1 else ''} found:"]
+        lines = [f"{counted(n, 'problem')} found:"]
         lines += [p.render() for p in self.problems]
         return "\n".join(lines)
 
@@ -63,10 +66,23 @@ class RulesetError(TiersError):
 class PluginError(TiersError):
     """A plugin could not be loaded or registered."""
 
-    exit_code = 3
+    exit_code = exits.PLUGIN
 
 
 class DataError(TiersError):
     """Input data could not be used as the ruleset describes."""
 
-    exit_code = 4
+    exit_code = exits.DATA
+
+
+class UsageError(TiersError):
+    """An option value tiers cannot use (a format, a date, a file type): the command line is
+    invalid, as for the options the parser itself rejects."""
+
+    exit_code = exits.USAGE
+
+
+class CustomerNotFound(TiersError):
+    """The customer id is not in the data, or has no recorded history."""
+
+    exit_code = exits.NOT_FOUND

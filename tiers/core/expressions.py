@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from tiers.core import exits
 from tiers.core.errors import TiersError, did_you_mean
 
 MAX_LENGTH = 1000
@@ -58,7 +59,7 @@ FUNCTIONS: dict[str, tuple[int, int | None]] = {
 class ExpressionError(TiersError):
     """An expression could not be parsed or compiled; ``offset`` is the 0-based column."""
 
-    exit_code = 2
+    exit_code = exits.USAGE
 
     def __init__(self, message: str, source: str, offset: int | None = None,
                  hint: str | None = None):

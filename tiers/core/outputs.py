@@ -14,19 +14,26 @@ from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
 from pathlib import Path
 
+from tiers.core import exits
 from tiers.core.errors import TiersError
 
 TABLE_SUFFIXES = (".csv", ".parquet")
 #: folders of the operating system: never a place for tiers' files
 SYSTEM_FOLDERS = ("/proc", "/sys", "/dev", "/etc", "/usr", "/bin", "/sbin", "/lib", "/lib32",
-                  "/lib64", "/boot", "/root", "/var/lib", "/var/run", "/run")
+                  "/lib64", "/boot", "/var/lib", "/var/run", "/run")
 GLOB_CHARS = "*?["
 
 
 class OutputError(TiersError):
     """An output path that cannot or must not be written (exit 1, as any failed write)."""
 
-    exit_code = 1
+    exit_code = exits.FAILED
+
+
+class UnsupportedOutput(OutputError):
+    """An output of a file type the command cannot write: a bad option value."""
+
+    exit_code = exits.USAGE
 
 
 def check_output(path: str | Path, inputs: Iterable[str | Path] = (), *,
@@ -43,7 +50,7 @@ def check_output(path: str | Path, inputs: Iterable[str | Path] = (), *,
         raise OutputError(f"{label}: is a folder\n    fix: name a file inside it, e.g. "
                           f"{given / ('tiers' + (allowed[0] if allowed else '.out'))}")
     if allowed is not None and target.suffix.lower() not in allowed:
-        raise OutputError(f"{label}: unsupported file type {target.suffix or '(none)'!r}\n"
+        raise UnsupportedOutput(f"{label}: unsupported file type {target.suffix or '(none)'!r}\n"
                           f"    fix: name a file ending in {' or '.join(allowed)}")
     for folder in SYSTEM_FOLDERS:
         if target == Path(folder) or Path(folder) in target.parents:

@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tiers.core.errors import DataError, TiersError
+from tiers.core.errors import DataError, TiersError, UsageError
 from tiers.engine.backends import connect
 from tiers.engine.evaluate import as_of_instant, evaluate
 from tiers.whatif.backtest import backtest
@@ -181,7 +181,7 @@ def build(loaded: LoadedRuleset, as_of: Any = None, *, compare: LoadedRuleset | 
     default is the one since that run."""
 
     if compare is not None and since is not None:
-        raise ReportError("--compare and --since both set a migration to show; choose one")
+        raise UsageError("--compare and --since both set a migration to show; choose one")
     instant = as_of_instant(as_of if as_of is not None else loaded.model.as_of)
     con = con if con is not None else connect(loaded.model.engine)
     share_sources([loaded, *([compare] if compare else [])], con,
@@ -199,7 +199,7 @@ def build(loaded: LoadedRuleset, as_of: Any = None, *, compare: LoadedRuleset | 
     elif since is not None:
         before = as_of_instant(since)
         if before >= instant:
-            raise ReportError(f"--since {before:%Y-%m-%d} must be before the report date "
+            raise UsageError(f"--since {before:%Y-%m-%d} must be before the report date "
                               f"{instant:%Y-%m-%d}")
         d = diff_evaluations(evaluate(loaded, before, con), current)
         data.migration = d.matrix

@@ -11,13 +11,13 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import gzip
-import os
-import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tiers.core.errors import UsageError
+from tiers.core.files import write_text
 from tiers.report import charts as c
 from tiers.report.data import ReportError
 
@@ -115,18 +115,10 @@ def missing_sections(data: ReportData) -> list[str]:
 def write_report(data: ReportData, path: Path) -> int:
     """Write the page atomically; returns its size in bytes."""
     if path.suffix.lower() not in (".html", ".htm"):
-        raise ReportError(f"--html {path}: the report is an HTML page; use a .html file name")
+        raise UsageError(f"--html {path}: the report is an HTML page; use a .html file name")
     text = render(data)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        write_text(path, text)
     except OSError as exc:
         raise ReportError(f"--html {path}: cannot write there ({exc.strerror})") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path.stat().st_size

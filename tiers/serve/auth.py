@@ -8,6 +8,7 @@ import hmac
 import os
 from collections.abc import Mapping
 
+from tiers.core import exits
 from tiers.core.errors import TiersError
 
 ENV_VAR = "TIERS_API_KEYS"
@@ -20,7 +21,7 @@ URL_KEY_NAMES = frozenset({"api_key", "apikey", "api-key", "key", "token", "acce
 class AuthConfigError(TiersError):
     """No usable API key is configured."""
 
-    exit_code = 2
+    exit_code = exits.USAGE
 
 
 def _digest(value: str) -> bytes:

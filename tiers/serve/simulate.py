@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from tiers.core import exits
 from tiers.core.errors import TiersError
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ SOURCE_TABLE = "serve_src_{role}"
 class SimulationError(TiersError):
     """The ruleset cannot simulate orders (no orders source...)."""
 
-    exit_code = 2
+    exit_code = exits.USAGE
 
 
 class SimulatorClosed(Exception):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tiers.core import exits
 from tiers.core.errors import TiersError
 from tiers.store.location import redact, sqlite_path
 
@@ -11,13 +12,13 @@ from tiers.store.location import redact, sqlite_path
 class StoreError(TiersError):
     """The state store cannot be opened or used."""
 
-    exit_code = 6
+    exit_code = exits.STORE
 
 
 class RunLockedError(StoreError):
     """Another run of the same ruleset is active against the same store."""
 
-    exit_code = 7
+    exit_code = exits.LOCKED
 
 
 #: what SQLite says about a file that is not a database, or a damaged one

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tiers.core.errors import TiersError
+from tiers.core.errors import UsageError
 from tiers.engine.backends import connect
 from tiers.engine.evaluate import combine, evaluate
 from tiers.whatif.costs import Ledger, action_costs, costed_actions, sum_figures
@@ -36,7 +36,7 @@ OPTIONAL_COLUMNS = ("entry_rank", "prev_held_until", "pinned", "tier_event", "ti
                     "held_until", "segments")
 
 
-class BacktestError(TiersError):
+class BacktestError(UsageError):
     """The backtest schedule (--from, --to, --every) is not usable."""
 
 

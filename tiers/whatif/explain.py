@@ -12,7 +12,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tiers.core.errors import TiersError
+from tiers.core.errors import CustomerNotFound
 from tiers.core.expressions import parse_expression
 from tiers.engine.conditions import compile_conditions
 from tiers.engine.evaluate import Evaluation, evaluate
@@ -23,12 +23,6 @@ if TYPE_CHECKING:
     from tiers.core.metrics import MetricSpec
     from tiers.core.windows import Window
     from tiers.ruleset.loader import LoadedRuleset
-
-
-class CustomerNotFound(TiersError):
-    """The customer id is not in the evaluated data (nor in the previous state)."""
-
-    exit_code = 5
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tiers.core.errors import TiersError
+from tiers.core.errors import UsageError
 
 
 def connect(engine: str = "duckdb") -> Any:
@@ -18,4 +18,4 @@ def connect(engine: str = "duckdb") -> Any:
         from tiers.engine.backends.spark import connect_spark
 
         return connect_spark()
-    raise TiersError(f"unknown engine {engine!r}; use duckdb or pyspark")
+    raise UsageError(f"unknown engine {engine!r}; use duckdb or pyspark")

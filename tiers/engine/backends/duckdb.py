@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from tiers.core import exits
 from tiers.core.errors import TiersError
 
 ENV_CONFIG = {
@@ -27,6 +28,8 @@ ENV_CONFIG = {
 
 class DuckDBConfigError(TiersError):
     """A TIERS_DUCKDB_* setting DuckDB refused."""
+
+    exit_code = exits.ENGINE
 
 
 def connect_duckdb(environ: dict[str, str] | None = None) -> Any:

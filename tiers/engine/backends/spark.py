@@ -15,6 +15,7 @@ import sys
 import tempfile
 from typing import Any
 
+from tiers.core import exits
 from tiers.core.errors import TiersError
 
 DEFAULT_MASTER = "local[*]"
@@ -33,10 +34,40 @@ SESSION_CONF: dict[str, str] = {
 }
 
 
+# Spark's own log (log4j2) goes to stderr. Its code generator logs ERROR "failed to compile"
+# for the wide per-customer expression and then runs it interpreted, with the same result:
+# hundreds of alarming lines before a correct table. Warnings and errors of the rest of Spark
+# stay visible; $TIERS_SPARK_LOG_CONFIG names a log4j2 file of the user's own instead.
+LOG_CONFIG_ENV = "TIERS_SPARK_LOG_CONFIG"
+LOG4J2_PROPERTIES = """\
+status = error
+rootLogger.level = warn
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n%ex
+logger.codegen.name = org.apache.spark.sql.catalyst.expressions.codegen
+logger.codegen.level = off
+logger.wholestage.name = org.apache.spark.sql.execution.WholeStageCodegenExec
+logger.wholestage.level = off
+logger.nativecode.name = org.apache.hadoop.util.NativeCodeLoader
+logger.nativecode.level = error
+logger.arrow.name = org.apache.spark.sql.execution.arrow
+logger.arrow.level = error
+logger.utils.name = org.apache.spark.util.Utils
+logger.utils.level = error
+"""
+
+MISSING_PYSPARK = ("the pyspark engine needs PySpark; install it with "
+                   "`pip install 'tiers[spark]'`")
+
+
 class SparkUnavailable(TiersError):
     """PySpark or Java is missing, or the Spark session could not start."""
 
-    exit_code = 5
+    exit_code = exits.ENGINE
 
 
 def _master() -> str | None:
@@ -62,9 +93,7 @@ def session(master: str | None = None, conf: dict[str, str] | None = None) -> An
     try:
         from pyspark.sql import SparkSession
     except ImportError:
-        raise SparkUnavailable(
-            "the pyspark engine needs PySpark; install it with `pip install 'tiers[spark]'`"
-        ) from None
+        raise SparkUnavailable(MISSING_PYSPARK) from None
     if not _java_available():
         raise SparkUnavailable(
             "the pyspark engine needs Java 17 or later; install a JRE (e.g. "
@@ -87,6 +116,8 @@ def session(master: str | None = None, conf: dict[str, str] | None = None) -> An
     warehouse = tempfile.mkdtemp(prefix="tiers-spark-warehouse-")
     atexit.register(shutil.rmtree, warehouse, True)
     settings = {**SESSION_CONF, "spark.sql.warehouse.dir": warehouse, **(conf or {})}
+    settings["spark.driver.extraJavaOptions"] = quiet_log_option(
+        settings.get("spark.driver.extraJavaOptions", ""))
     for key, value in settings.items():
         builder = builder.config(key, value)
     try:
@@ -97,8 +128,29 @@ def session(master: str | None = None, conf: dict[str, str] | None = None) -> An
     return spark
 
 
+def quiet_log_option(java_options: str) -> str:
+    """``java_options`` with the log4j2 configuration of :data:`LOG4J2_PROPERTIES` (or
+    $TIERS_SPARK_LOG_CONFIG). Read when the driver's JVM starts, so it must be set before."""
+    chosen = java_options + os.environ.get("PYSPARK_SUBMIT_ARGS", "")
+    if "log4j2.configurationFile" in chosen:  # the user chose their own
+        return java_options
+    path = os.environ.get(LOG_CONFIG_ENV)
+    if not path:
+        folder = tempfile.mkdtemp(prefix="tiers-spark-log-")
+        atexit.register(shutil.rmtree, folder, True)
+        path = os.path.join(folder, "log4j2.properties")
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(LOG4J2_PROPERTIES)
+    return f"{java_options} -Dlog4j2.configurationFile=file:{path}".strip()
+
+
 def connect_spark(spark: Any = None) -> Any:
     """An Ibis backend on ``spark`` (a new or the active local session by default)."""
+    try:
+        # Ibis imports PySpark with its backend, before any session exists
+        import ibis.backends.pyspark
+    except ImportError:
+        raise SparkUnavailable(MISSING_PYSPARK) from None
     import ibis
 
     return ibis.pyspark.connect(spark if spark is not None else session())

@@ -33,6 +33,7 @@ from tiers.core.errors import Problem
 from tiers.core.files import write_table
 from tiers.core.hookspecs import hookimpl
 from tiers.core.record import EVENTS
+from tiers.core.words import counted
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -226,13 +227,14 @@ class CouponAction(Action):
         if self._over:
             cap = (f"budget {self.config.budget:,.2f}" if self.config.budget is not None
                    else f"max_coupons {self.config.max_coupons}")
-            notes.append(f"{self._over} coupons worth {self._over_value:,.2f} not issued "
+            notes.append(f"{counted(self._over, 'coupon')} worth {self._over_value:,.2f} "
+                         "not issued "
                          f"({cap} reached); they stay pending and a later run issues them")
         if self.config.export:
             path, total = self.export(ctx)
             if total:
                 period = period_label(ctx.as_of, self.config.period)
-                notes.append(f"{total} codes of period {period} written to {path} "
+                notes.append(f"{counted(total, 'code')} of period {period} written to {path} "
                              f"({self._count} issued by this run)")
         return notes
 

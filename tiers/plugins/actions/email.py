@@ -30,6 +30,7 @@ from pydantic import ConfigDict, Field
 from tiers import render_template, template_environment, template_problems
 from tiers.core.action import Action, ActionConfig, ApplyContext, Intent, Outcome, PlanInput
 from tiers.core.errors import Problem
+from tiers.core.files import write_bytes
 from tiers.core.hookspecs import hookimpl
 from tiers.plugins.actions.mailbox import BadAddress, mailbox
 
@@ -264,9 +265,7 @@ class EmailAction(Action):
                 yield Outcome(intent.key, "failed", error=str(exc), own_fault=True)
                 continue
             path = folder / f"{intent.key}.eml"
-            tmp = folder / f".{intent.key}.eml.tmp"
-            tmp.write_bytes(data)
-            os.replace(tmp, path)  # the same file on a retry: never two copies
+            write_bytes(path, data)  # a retry replaces it: never two copies
             yield Outcome(intent.key, "done", {"message_id": intent.payload["message_id"],
                                                "file": str(path)})
 

@@ -8,7 +8,6 @@ rejects file and the engine's later query all read the same rows without re-read
 from __future__ import annotations
 
 import datetime as dt
-import os
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tiers.core.errors import DataError
+from tiers.core.files import write_atomic
 from tiers.core.outputs import would_write, writes_allowed
 from tiers.plugins.sources.options import (
     DATE_FIELDS,
@@ -694,14 +694,7 @@ def write_rejects(checked: ir.Table, mapped: ir.Table, check: RowCheck,
     if echoed:
         out = pa.table([_redact_column(col, echoed) for col in out.columns],
                        names=out.column_names)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
-    try:
-        pacsv.write_csv(out, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    write_atomic(path, lambda tmp: pacsv.write_csv(out, str(tmp)))
 
 
 def _redact_column(col: Any, secrets: list[str]) -> Any:
