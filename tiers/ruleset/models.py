@@ -121,7 +121,7 @@ class MetricDef(Strict):
     column: str | None = None
     time_column: str = "ts"
     window: Window | None = None
-    default: float | None = None
+    default: float | None = Field(default=None, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _column_needed(self) -> MetricDef:

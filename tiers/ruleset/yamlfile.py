@@ -84,9 +84,11 @@ def _walk(node: yaml.Node, loc: Loc, lines: dict[Loc, int], values: dict[Loc, st
             k = key.value if isinstance(key, yaml.ScalarNode) else str(key)
             if k in first and k != "<<":
                 where = render_path((*loc, k))
+                both = (f"twice on line {first[k]}" if first[k] == _line(key)
+                        else f"at lines {first[k]} and {_line(key)}")
                 raise _problem(
-                    path, f"duplicate key `{k}` at lines {first[k]} and {_line(key)}: "
-                    "YAML would silently keep only the last one", _line(key),
+                    path, f"duplicate key `{k}` {both}: YAML would silently keep only the "
+                    "last one", _line(key),
                     f"remove one of the two `{k}:` entries (or merge them into one)",
                     (*loc, k) if where else None)
             first[k] = _line(key)
