@@ -45,8 +45,8 @@ def _parent(data: Any, loc: tuple) -> Any:
 
 
 @st.composite
-def mutated(draw: st.DrawFn) -> tuple[str, str]:
-    """(bundled ruleset name, YAML text of a mutation of it)."""
+def mutated(draw: st.DrawFn) -> tuple[str, str, str]:
+    """(bundled ruleset name, YAML text of a mutation of it, kind of mutation)."""
     name = draw(st.sampled_from(BUNDLED))
     text = (REPO / "rulesets" / f"{name}.yaml").read_text(encoding="utf-8")
     data = yaml.safe_load(text)
@@ -58,7 +58,7 @@ def mutated(draw: st.DrawFn) -> tuple[str, str]:
                  if re.match(r"^\s*[A-Za-z_]+:", line) and not line.lstrip().startswith("-")]
         i = draw(st.sampled_from(keyed))
         lines.insert(i + 1, lines[i])  # the same key again, right after itself
-        return name, "\n".join(lines) + "\n"
+        return name, "\n".join(lines) + "\n", kind
     paths = _paths(data)
     if kind == "delete":
         loc = draw(st.sampled_from(paths))
@@ -79,7 +79,7 @@ def mutated(draw: st.DrawFn) -> tuple[str, str]:
             draw(st.sampled_from(policies))["thresholds"]["platinum_x"] = 10
         else:
             data["tiers"][0]["id"] = "Bad Id"
-    return name, yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
+    return name, yaml.safe_dump(data, allow_unicode=True, sort_keys=False), kind
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +99,7 @@ def _clean(result: Any) -> None:
         repr(result.exception), result.output)
 
 
-def _validate(cli: Any, folder: Path, name: str, text: str) -> tuple[Path, Any]:
+def _validate(cli: Any, folder: Path, name: str, text: str, kind: str) -> tuple[Path, Any]:
     path = folder / f"mutant-{name}.yaml"
     path.write_text(text, encoding="utf-8")
     result = cli("validate", path)
@@ -107,6 +107,8 @@ def _validate(cli: Any, folder: Path, name: str, text: str) -> tuple[Path, Any]:
     if result.exit_code != 0:
         assert result.exit_code == 2, result.output
         assert LOCATED.search(result.output), result.output
+    if kind == "duplicate_key":  # YAML would keep the last one silently
+        assert result.exit_code == 2 and "duplicate key" in result.output, result.output
     return path, result
 
 
