@@ -137,3 +137,124 @@ def test_content_hash_covers_the_base(tmp_path, base):
     before = load_ruleset(child).content_hash
     base.write_text(base.read_text().replace("gold: 5000", "gold: 6000"))
     assert load_ruleset(child).content_hash != before
+
+
+# -- the documented merge rules, one test each ---------------------------------------------
+
+EMAIL_BASE = BASE + """\
+actions:
+  - type: email
+    id: tier_up_email
+    when: {event: upgraded}
+    template: tier_up
+    from: "Club <club@shop.example>"
+  - type: coupon
+    id: gold_coupon
+    when: {tier: gold}
+    value: 5
+"""
+
+
+def _email_base(tmp_path, base):
+    import shutil
+
+    from tests.conftest import REPO
+
+    _write(base, EMAIL_BASE)
+    shutil.copytree(REPO / "rulesets" / "templates", base.parent / "templates")
+    return base
+
+
+def test_default_templates_resolve_against_the_file_that_declared_the_action(tmp_path, base):
+    _email_base(tmp_path, base)
+    child = _write(tmp_path / "lines" / "shop.yaml", """\
+        extends: ../shared/base.yaml
+        name: shop
+        actions:
+          - id: tier_up_email
+            from: "Shop <shop@shop.example>"
+        """)
+    loaded = load_ruleset(child)
+    (email,) = [a for a in loaded.actions if a.id == "tier_up_email"]
+    assert email.folder.resolve() == (base.parent / "templates").resolve()
+
+
+def test_a_template_written_in_the_extending_file_is_looked_up_beside_it(tmp_path, base):
+    _email_base(tmp_path, base)
+    child = _write(tmp_path / "lines" / "shop.yaml", """\
+        extends: ../shared/base.yaml
+        name: shop
+        actions:
+          - id: tier_up_email
+            templates: my_templates
+        """)
+    with pytest.raises(RulesetError) as info:
+        load_ruleset(child)
+    (p,) = info.value.problems
+    assert str(tmp_path / "lines" / "my_templates") in p.message
+
+
+def test_empty_actions_list_drops_the_base_actions(tmp_path, base):
+    _email_base(tmp_path, base)
+    child = _write(tmp_path / "lines" / "shop.yaml", """\
+        extends: ../shared/base.yaml
+        name: shop
+        actions: []
+        """)
+    assert load_ruleset(child).actions == []
+
+
+def test_empty_policies_list_drops_the_base_policies(tmp_path, base):
+    child = _write(tmp_path / "lines" / "shop.yaml", """\
+        extends: ../shared/base.yaml
+        name: shop
+        policies: []
+        tiers: [{id: basic}, {id: gold, qualify: "spend >= 100"}]
+        """)
+    assert load_ruleset(child).policies == []
+
+
+def test_a_source_may_change_type(tmp_path, base):
+    child = _write(tmp_path / "lines" / "shop.yaml", """\
+        extends: ../shared/base.yaml
+        name: shop
+        sources:
+          orders: {type: parquet, path: orders.parquet}
+        """)
+    with pytest.raises(RulesetError) as info:
+        load_ruleset(child)
+    assert not any("unknown field" in p.message for p in info.value.problems)
+    child2 = _write(tmp_path / "lines" / "api.yaml", """\
+        extends: ../shared/base.yaml
+        name: shop
+        sources:
+          orders: {type: api, url: "http://127.0.0.1:9/orders"}
+        """)
+    loaded = load_ruleset(child2, check_data=False)
+    assert loaded.model.sources["orders"].type == "api"
+    assert "path" not in loaded.model.sources["orders"].options
+
+
+def test_a_policy_matched_by_id_may_change_type(tmp_path, base):
+    child = _write(tmp_path / "lines" / "shop.yaml", """\
+        extends: ../shared/base.yaml
+        name: shop
+        policies:
+          - id: spend
+            type: threshold
+            metric: orders
+            thresholds: {gold: 3}
+        """)
+    loaded = load_ruleset(child)
+    spend = loaded.model.policies[0]
+    assert spend.type == "threshold" and spend.options["thresholds"] == {"gold": 3}
+
+
+def test_a_window_may_change_kind(tmp_path, base):
+    _write(base, BASE + "window: {kind: rolling, days: 365}\n")
+    child = _write(tmp_path / "lines" / "shop.yaml", """\
+        extends: ../shared/base.yaml
+        name: shop
+        window: {kind: calendar_year}
+        """)
+    assert load_ruleset(child).model.window.kind == "calendar_year"

@@ -40,7 +40,9 @@ class LineMap:
         for loc, v in self._values.items():
             if v == value and tuple(loc[:n]) == tuple(under):
                 return self.file(loc, default)
-        return self.file(under, default)
+        # A default nobody wrote: the file that declared the component (wrote its `type:`),
+        # even when an extending file merged other options into it.
+        return self.file((*under, "type"), default)
 
 
 def render_path(loc: Loc) -> str:

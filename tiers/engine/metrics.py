@@ -70,8 +70,12 @@ def _order_aggregates(orders: ir.Table, specs: list[MetricSpec], as_of: dt.datet
         "first_order_ts": orders.order_ts.min(),
         "last_order_ts": orders.order_ts.max(where=purchase),
     }
+    declared = [s for s in specs if s.table == "orders" and s.agg is not None
+                and s.window is not None]
+    # a metric declared under `metrics:` on the orders table: an ordinary aggregate of its rows
+    aggs.update(_event_aggregates(orders, declared, as_of))
     for spec in specs:
-        if spec.table != "orders" or spec.window is None:
+        if spec.table != "orders" or spec.window is None or spec.agg is not None:
             continue
         inw = in_window(orders.order_ts, spec.window, as_of, _row_start(orders))
         count = orders.count(where=inw & purchase)

@@ -10,9 +10,13 @@ policies:
     remove: true            # drop a base policy
 ```
 
-Merge rules: mappings merge key by key (deeply); lists are replaced, except ``policies`` and
-``actions``, whose items are matched by ``id`` (an item without ``id`` is matched by its
-``type``): a matched item is deep-merged, ``remove: true`` drops it, other items are appended.
+Merge rules: mappings merge key by key (deeply), unless the extending file changes the
+mapping's ``type:`` or ``kind:`` (a csv source becoming an api source): then it replaces the
+base's. Lists are replaced, except ``policies`` and ``actions``, whose items are matched by
+``id`` (an item without ``id`` is matched by its ``type``): a matched item is deep-merged,
+``remove: true`` drops it, other items are appended; an empty list (``actions: []``) drops
+them all. A component's default paths (an email action's ``templates/``) resolve against the
+file that declared the component (its ``type:``).
 A base may itself extend another. Every value remembers the file and line it came from, so
 errors point at the file that wrote the offending value; relative paths resolve against the
 folder of the file that wrote them.
@@ -29,6 +33,7 @@ from tiers.core.locations import LineMap, Loc, render_path
 from tiers.ruleset.yamlfile import load_yaml
 
 KEYED_LISTS = ("policies", "actions")
+KIND_KEYS = ("type", "kind")
 
 
 @dataclass
@@ -90,14 +95,25 @@ def _keyed_merge(base: Node, child: Node) -> Node:
     return Node(kept, child.file, child.loc, child.lines)
 
 
+def _changes_kind(base: Node, child: Node) -> bool:
+    """A mapping whose `type:` (a component, an auth) or `kind:` (a window) changes is another
+    thing: its base options would not fit, so it replaces the base's instead of merging."""
+    for key in KIND_KEYS:
+        old, new = base.value.get(key), child.value.get(key)
+        if old is not None and new is not None and old.value != new.value:
+            return True
+    return False
+
+
 def _merge(base: Node, child: Node, at: Loc) -> Node:
-    if isinstance(base.value, dict) and isinstance(child.value, dict):
+    if (isinstance(base.value, dict) and isinstance(child.value, dict)
+            and not _changes_kind(base, child)):
         merged = dict(base.value)
         for key, node in child.value.items():
             merged[key] = _merge(base.value[key], node, (*at, key)) if key in base.value else node
         return Node(merged, child.file, child.loc, child.lines)
     if (len(at) == 1 and at[0] in KEYED_LISTS and isinstance(base.value, list)
-            and isinstance(child.value, list)):
+            and isinstance(child.value, list) and child.value):  # `actions: []` drops them all
         return _keyed_merge(base, child)
     return child
 

@@ -22,6 +22,7 @@ from tiers.ruleset.checks import check_semantics
 from tiers.ruleset.extends import load_ruleset_data
 from tiers.ruleset.metrics import RulesetMetrics, available_metrics, default_metrics
 from tiers.ruleset.models import Ruleset
+from tiers.ruleset.paths import check_paths
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 ENGINES = ("duckdb", "pyspark")
@@ -187,6 +188,7 @@ def load_ruleset(path: str | Path, *, registry: Registry | None = None, pm: Any 
     if problems:
         # unset variables would only cause follow-on errors (a path of "" not found...)
         raise RulesetError(_sorted(problems))
+    problems += check_paths(data, fname, lines)
 
     digest = hashlib.sha256()
     for f in files:

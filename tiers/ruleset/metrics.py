@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 from tiers.core.metrics import ORDER_MEASURES, MetricSpec, UnknownMetric
 from tiers.core.windows import Window
 
+ORDER_TIME = "order_ts"
+
 if TYPE_CHECKING:
     from tiers.ruleset.models import MetricDef, Ruleset
 
@@ -35,9 +37,13 @@ def _declared_spec(ruleset: Ruleset, m: MetricDef, window: Window | None) -> Met
     base = m.window or ruleset.window
     win = window or base
     column = m.id if win == base else f"{m.id}_{win.key}"
-    default = m.default if m.default is not None else (0 if m.agg in ("sum", "count") else None)
+    # no rows: a count is 0 and a sum is 0; an average, minimum or maximum of nothing is blank
+    counted = ("sum", "count", "count_distinct")
+    default = m.default if m.default is not None else (0 if m.agg in counted else None)
+    # the orders table's time column is `order_ts`; other tables default to `ts`
+    time_column = ORDER_TIME if m.table == "orders" and m.time_column == "ts" else m.time_column
     return MetricSpec(column, m.id, win, table=m.table, agg=m.agg, source_column=m.column,
-                      time_column=m.time_column, default=default)
+                      time_column=time_column, default=default)
 
 
 def default_metrics(ruleset: Ruleset) -> list[MetricSpec]:

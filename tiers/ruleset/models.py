@@ -4,11 +4,13 @@ by each plugin's own ``Config`` model; see :mod:`tiers.ruleset.loader`."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tiers.core.windows import DEFAULT_WINDOW, Window
+from tiers.ruleset import limits
 
 HoldName = Literal["none", "rest_of_year", "rest_of_year_and_next"]
 
@@ -121,13 +123,27 @@ class MetricDef(Strict):
     column: str | None = None
     time_column: str = "ts"
     window: Window | None = None
-    default: float | None = None
+    default: float | None = Field(default=None, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _column_needed(self) -> MetricDef:
         if self.agg != "count" and self.column is None:
             raise ValueError(f"agg `{self.agg}` needs `column`: the field to aggregate")
         return self
+
+
+NAME_CHARS = re.compile(r"^[\w.-]+$")
+
+
+def check_name(value: str) -> str:
+    """The ruleset's name names files (rejects, exports), so it must be one plain file name:
+    letters of any script, digits, `_`, `-` and `.`, never `..` nor a separator."""
+    if len(value) > limits.MAX_NAME_CHARS:
+        raise ValueError(f"a ruleset name has at most {limits.MAX_NAME_CHARS} characters")
+    if not NAME_CHARS.fullmatch(value) or ".." in value or value.startswith("."):
+        raise ValueError("a ruleset name is letters, digits, `_`, `-` and `.` (not `..`, "
+                         "no leading `.`, no `/` or spaces), e.g. `retail-2026`")
+    return value
 
 
 class Ruleset(Strict):
@@ -156,6 +172,11 @@ class Ruleset(Strict):
             raise ValueError("nothing assigns tiers: add `policies:` or a `qualify:` "
                              "condition to a tier")
         return self
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        return check_name(value)
 
     @field_validator("sources")
     @classmethod

@@ -13,6 +13,7 @@ from tiers.core.hookspecs import hookimpl
 from tiers.core.interfaces import ComponentConfig, Policy
 from tiers.core.metrics import MetricSpec
 from tiers.core.windows import Window
+from tiers.plugins.policies.numbers import Finite, Positive
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -20,10 +21,10 @@ if TYPE_CHECKING:
 
 class Band(ComponentConfig):
     tier: str = Field(description="tier id granted inside this range")
-    min: float | None = Field(default=None, description="lower bound, inclusive")
-    above: float | None = Field(default=None, description="lower bound, exclusive")
-    max: float | None = Field(default=None, description="upper bound, inclusive")
-    below: float | None = Field(default=None, description="upper bound, exclusive")
+    min: Finite | None = Field(default=None, description="lower bound, inclusive")
+    above: Finite | None = Field(default=None, description="lower bound, exclusive")
+    max: Finite | None = Field(default=None, description="upper bound, inclusive")
+    below: Finite | None = Field(default=None, description="upper bound, exclusive")
 
     @model_validator(mode="after")
     def _one_bound_each_side(self) -> Band:
@@ -62,7 +63,7 @@ class Band(ComponentConfig):
 class BandsConfig(ComponentConfig):
     metric: str = Field(description="metric to read: built-in or declared under `metrics:`")
     bands: list[Band] = Field(min_length=1, description="ranges, each granting one tier")
-    step: float | None = Field(
+    step: Positive | None = Field(
         default=None, gt=0,
         description="the metric's resolution for whole-number scores: with `step: 1`, "
                     "`max: 89` followed by `min: 90` leaves no gap")

@@ -14,6 +14,7 @@ from tiers.core.errors import DataError, Problem, did_you_mean
 from tiers.core.hookspecs import hookimpl
 from tiers.core.interfaces import ComponentConfig, Policy
 from tiers.core.windows import Window
+from tiers.plugins.policies.numbers import NonNegative, Positive
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -25,9 +26,9 @@ HISTORY_COLUMNS = ("customer_id", "tier", "valid_from", "valid_to")
 
 
 class PointsConfig(ComponentConfig):
-    per: float = Field(default=100, gt=0, description="amount that earns `points` points")
+    per: Positive = Field(default=100, description="amount that earns `points` points")
     points: int = Field(default=1, gt=0, description="points earned per `per` spent")
-    multipliers: dict[str, float] = Field(
+    multipliers: dict[str, NonNegative] = Field(
         default_factory=dict,
         description="tier id -> multiplier for orders placed while holding that tier")
     history: str = Field(default="tier_history",
@@ -39,7 +40,7 @@ class PointsConfig(ComponentConfig):
     basis: Literal["balance", "window"] = Field(
         default="balance", description="tier by the points balance, or by points earned in "
                                        "the window")
-    thresholds: dict[str, float] = Field(default_factory=dict,
+    thresholds: dict[str, NonNegative] = Field(default_factory=dict,
                                          description="tier id -> minimum points")
     window: Window | None = Field(default=None, description="window for `basis: window`; the "
                                                             "ruleset's by default")

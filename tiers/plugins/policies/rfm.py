@@ -12,6 +12,7 @@ from tiers.core.hookspecs import hookimpl
 from tiers.core.interfaces import ComponentConfig, Policy
 from tiers.core.metrics import MetricSpec
 from tiers.core.windows import Window
+from tiers.plugins.policies.numbers import NonNegative
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -53,9 +54,9 @@ class SegmentRule(ComponentConfig):
 class Edges(ComponentConfig):
     """Four cut points per score; ``recency`` in days (fewer days scores higher)."""
 
-    recency: list[float] | None = Field(default=None, min_length=4, max_length=4)
-    frequency: list[float] | None = Field(default=None, min_length=4, max_length=4)
-    monetary: list[float] | None = Field(default=None, min_length=4, max_length=4)
+    recency: list[NonNegative] | None = Field(default=None, min_length=4, max_length=4)
+    frequency: list[NonNegative] | None = Field(default=None, min_length=4, max_length=4)
+    monetary: list[NonNegative] | None = Field(default=None, min_length=4, max_length=4)
 
 
 DEFAULT_SEGMENTS: dict[str, dict[str, Any]] = {

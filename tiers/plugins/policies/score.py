@@ -12,6 +12,7 @@ from tiers.core.hookspecs import hookimpl
 from tiers.core.interfaces import ComponentConfig, Policy
 from tiers.core.metrics import MetricSpec
 from tiers.core.windows import Window
+from tiers.plugins.policies.numbers import Finite, Positive
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 
 class ScoreComponent(ComponentConfig):
     metric: str
-    weight: float = Field(gt=0)
+    weight: Positive
     invert: bool = Field(default=False, description="lower is better (e.g. recency_days)")
 
 
@@ -28,9 +29,9 @@ class ScoreConfig(ComponentConfig):
     normalise: Literal["minmax", "rank"] = Field(
         default="minmax", description="minmax: (x - min) / (max - min); rank: percent rank "
                                       "(ties share a value)")
-    cutoffs: dict[str, float] | None = Field(
+    cutoffs: dict[str, Finite] | None = Field(
         default=None, description="tier id -> minimum score (0 to 1)")
-    top_percent: dict[str, float] | None = Field(
+    top_percent: dict[str, Finite] | None = Field(
         default=None, description="tier id -> share of customers (percent) with the highest "
                                   "scores, e.g. {gold: 10, silver: 30}")
     window: Window | None = None

@@ -11,13 +11,14 @@ from tiers.core.errors import Problem, did_you_mean
 from tiers.core.interfaces import ComponentConfig, Policy
 from tiers.core.metrics import MetricSpec
 from tiers.core.windows import Window
+from tiers.plugins.policies.numbers import NonNegative
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
 
 
 class ThresholdConfig(ComponentConfig):
-    thresholds: dict[str, float] = Field(
+    thresholds: dict[str, NonNegative] = Field(
         min_length=1,
         description="tier id -> minimum value (inclusive) to qualify for that tier",
     )
