@@ -164,3 +164,24 @@ def test_limits_are_documented():
     for value in (limits.MAX_FILE_BYTES, limits.MAX_DEPTH, limits.MAX_ALIASES,
                   limits.MAX_NODES, limits.MAX_SCALAR_CHARS, limits.MAX_NAME_CHARS):
         assert f"{value:,}" in section
+
+
+@pytest.mark.parametrize("options,where,expect", [
+    ("value: -5", "value", "greater than 0"),
+    ("value: 0", "value", "greater than 0"),
+    ("value: {vip: 20, senior: -1}", "value", "greater than 0"),
+    ("value: 'nan'", "value", "finite"),
+    ("value: 20, budget: -100", "budget", "greater than 0"),
+    ("value: 20, budget: 'inf'", "budget", "finite"),
+    ("value: 20, max_coupons: -1", "max_coupons", "greater than 0"),
+    ("value: 20, valid_days: 0", "valid_days", "greater than 0"),
+    ("value: 120, kind: percent", "", "at most 100 %"),
+])
+def test_coupon_money_out_of_range(make_ruleset, registry, options, where, expect):
+    text = GOOD + f"actions:\n  - {{type: coupon, id: vip_gift, when: {{tier: vip}}, {options}}}\n"
+    found, _ = problems(make_ruleset, registry, text)
+    hits = [p for p in found if p.path.startswith("actions[0]") and where in p.path
+            and expect in p.message]
+    assert hits, [(p.path, p.message) for p in found]
+    line = text.splitlines().index(next(t for t in text.splitlines() if "vip_gift" in t)) + 1
+    assert all(p.line == line for p in hits), [(p.path, p.line, line) for p in hits]

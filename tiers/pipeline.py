@@ -22,6 +22,7 @@ from tiers.core.action import ApplyContext
 from tiers.core.asof import off_calendar
 from tiers.core.files import write_table
 from tiers.core.outputs import check_output, dry_run_scope, would_write
+from tiers.core.redact import redact_text
 from tiers.engine.evaluate import as_of_instant
 from tiers.engine.result import RunResult, materialize, table_for_export
 
@@ -256,7 +257,9 @@ def run_job(loaded: LoadedRuleset, instant: dt.datetime, con: Any,
                                                  for k, v in result.timings.items()}))
     except BaseException as exc:
         if handle is not None and store is not None:
-            store.finish_run(handle, "failed", error=(str(exc) or type(exc).__name__)[:2000])
+            # the runs table is read by anyone with the store: no URL password in it
+            error = redact_text(str(exc) or type(exc).__name__)
+            store.finish_run(handle, "failed", error=error[:2000])
         raise
     finally:
         if store is not None:

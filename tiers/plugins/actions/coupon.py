@@ -16,9 +16,9 @@ import hashlib
 import hmac
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from tiers.core.action import (
     Action,
@@ -40,23 +40,36 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 
+# a coupon worth nothing, less than nothing, NaN or infinity is a typo, never an offer
+Value = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Days = Annotated[int, Field(gt=0)]
+
+
 class CouponConfig(ActionConfig):
-    value: float | dict[str, float] = Field(
+    value: Value | dict[str, Value] = Field(
         description="coupon value, or per tier id / event name with an optional `default`")
     kind: Literal["amount", "percent"] = "amount"
-    valid_days: int | dict[str, int] | None = Field(
+    valid_days: Days | dict[str, Days] | None = Field(
         default=30, description="days the code is valid from the run's as-of (per tier or "
         "event allowed); omit for no expiry")
     prefix: str = Field(default="", max_length=20, description="text before the code")
     secret_env: str = Field(default="TIERS_COUPON_SECRET",
                             description="env var holding the HMAC secret")
-    budget: float | None = Field(default=None, gt=0,
+    budget: float | None = Field(default=None, gt=0, allow_inf_nan=False,
                                  description="most total value issued per run")
     max_coupons: int | None = Field(default=None, gt=0, description="most codes per run")
     export: str | None = Field(
         default=".tiers/exports/{action}-{as_of}.csv",
         description="CSV of the codes issued by a run ({action}, {as_of}, {run} expand); "
                     "null for none")
+
+    @model_validator(mode="after")
+    def _percent_at_most_100(self) -> CouponConfig:
+        values = self.value.values() if isinstance(self.value, dict) else [self.value]
+        if self.kind == "percent" and any(v > 100 for v in values):
+            raise ValueError("a percent coupon takes off at most 100 %: give `value` from "
+                             "0 to 100, or `kind: amount` for a fixed sum")
+        return self
 
 
 @functools.cache
