@@ -60,7 +60,7 @@ def test_metric_on_orders_in_the_out_file(cli, make_ruleset, tmp_path):
     path = make_ruleset(RULESET + "metrics:\n  - {id: biggest_order, table: orders, agg: max, "
                         "column: amount}\n", orders=ORDERS, customers=CUSTOMERS)
     out = tmp_path / "out.csv"
-    result = cli("run", path, "--as-of", "2026-01-01", "--dry-run", "--out", out)
+    result = cli("run", path, "--as-of", "2026-01-01", "--out", out)  # a dry run writes no file
     assert result.exit_code == 0, result.output
     with out.open(encoding="utf-8") as f:
         by_id = {r["customer_id"]: r for r in csv.DictReader(f)}
