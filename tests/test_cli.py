@@ -83,14 +83,14 @@ def test_as_of_changes_the_evaluation(cli, retail):
 def test_bad_as_of_is_a_clear_error(cli, retail):
     res = cli("run", retail, "--as-of", "30/06/2026")
     assert res.exit_code != 0
-    assert "is not a date; use YYYY-MM-DD" in res.output
+    assert "is not a date: use YYYY-MM-DD" in res.output
 
 
 def test_unsupported_out_type_writes_nothing(cli, tmp_path, retail):
     out = tmp_path / "a.xlsx"
     res = cli("run", retail, "--out", out)
     assert res.exit_code != 0
-    assert "use .csv or .parquet" in res.output
+    assert "name a file ending in .csv or .parquet" in res.output
     assert list(tmp_path.iterdir()) == []
 
 

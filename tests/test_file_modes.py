@@ -69,7 +69,7 @@ def test_every_writer_gives_the_umask_mode(tmp_path: Path, umask: int) -> None:
     (tmp_path / "shop.yaml").write_text(textwrap.dedent(RULESET), encoding="utf-8")
 
     tiers(umask, tmp_path, "run", "shop.yaml", "--out", "out/customers.csv")
-    tiers(umask, tmp_path, "run", "shop.yaml", "--dry-run", "--out", "out/customers.parquet")
+    tiers(umask, tmp_path, "run", "shop.yaml", "--out", "out/customers.parquet")
     tiers(umask, tmp_path, "report", "shop.yaml", "--html", "out/report.html")
     tiers(umask, tmp_path, "diff", "shop.yaml", "shop.yaml", "--out", "out/affected.csv")
     tiers(umask, tmp_path, "schema", "-o", "out/tiers.schema.json")

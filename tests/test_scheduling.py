@@ -189,6 +189,7 @@ def lock_message_on_the_page() -> str:
 def masked(message: str) -> str:
     message = re.sub(r"\(run \d+, pid \d+ on \S+, started [\d-]+ [\d:]+ UTC\)",
                      "(run <id>, pid <pid> on <host>, started <time> UTC)", message)
+    message = re.sub(r"If pid \d+ is", "If pid <pid> is", message)
     return message.strip()
 
 
