@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import shutil
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -30,12 +31,21 @@ def ts(text: str) -> dt.datetime:
 
 
 @pytest.fixture(scope="module")
-def cli():
+def cli(tmp_path_factory):
+    """Run the CLI on a copy of the bundled rulesets: a run records its state beside the
+    ruleset, and the checkout must stay as it was."""
     build_app()
     runner = CliRunner()
+    copy = tmp_path_factory.mktemp("rulesets") / "rulesets"
+    shutil.copytree(RULESETS, copy, ignore=shutil.ignore_patterns(".tiers"))
+
+    def on_copy(arg: object) -> str:
+        if isinstance(arg, Path) and arg.is_relative_to(RULESETS):
+            return str(copy / arg.relative_to(RULESETS))
+        return str(arg)
 
     def invoke(*args: object) -> dict:
-        res = runner.invoke(app, [str(a) for a in args])
+        res = runner.invoke(app, [on_copy(a) for a in args])
         assert res.exit_code == 0, res.output
         return json.loads(res.stdout)
 
