@@ -49,6 +49,21 @@ def make_ruleset(tmp_path: Path) -> Callable[..., Path]:
     return make
 
 
+@pytest.fixture
+def cli_here(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., Any]:
+    """The CLI run from ``tmp_path`` as the current folder, with no TIERS_STATE_URL: what a
+    user in a project folder gets."""
+    from typer.testing import CliRunner
+
+    from tiers.cli.app import build_app
+
+    monkeypatch.delenv("TIERS_STATE_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    app = build_app()
+    runner = CliRunner()
+    return lambda *args: runner.invoke(app, [str(a) for a in args])
+
+
 @pytest.fixture(scope="module")
 def cli() -> Callable[..., Any]:
     """Invoke the `tiers` CLI in-process: ``cli("run", path, "--format", "json")``."""

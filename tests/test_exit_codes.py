@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from tests.conftest import REPO
 from tests.shop import write_shop
@@ -33,14 +32,8 @@ def test_the_doc_lists_the_codes_of_tiers_core_exits():
 
 
 @pytest.fixture
-def cli(monkeypatch, tmp_path):
-    from tiers.cli.app import build_app
-
-    monkeypatch.delenv("TIERS_STATE_URL", raising=False)
-    monkeypatch.chdir(tmp_path)
-    app = build_app()
-    runner = CliRunner()
-    return lambda *args: runner.invoke(app, [str(a) for a in args])
+def cli(cli_here):
+    return cli_here
 
 
 def bad_ruleset(folder: Path) -> Path:

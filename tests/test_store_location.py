@@ -6,20 +6,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from typer.testing import CliRunner
 
 from tests.shop import write_shop
 
 
 @pytest.fixture
-def cli(monkeypatch, tmp_path):
-    from tiers.cli.app import build_app
-
-    monkeypatch.delenv("TIERS_STATE_URL", raising=False)
-    monkeypatch.chdir(tmp_path)
-    app = build_app()
-    runner = CliRunner()
-    return lambda *args: runner.invoke(app, [str(a) for a in args])
+def cli(cli_here):
+    return cli_here
 
 
 def test_runs_and_history_from_the_root_find_the_rulesets_store(cli, tmp_path):

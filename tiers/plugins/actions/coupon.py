@@ -32,6 +32,7 @@ from tiers.core.action import (
 from tiers.core.errors import Problem
 from tiers.core.files import write_table
 from tiers.core.hookspecs import hookimpl
+from tiers.core.numbers import Positive
 from tiers.core.record import EVENTS
 from tiers.core.words import counted
 
@@ -40,13 +41,12 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 
-# a coupon worth nothing, less than nothing, NaN or infinity is a typo, never an offer
-Value = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Days = Annotated[int, Field(gt=0)]
 
 
 class CouponConfig(ActionConfig):
-    value: Value | dict[str, Value] = Field(
+    # a coupon worth nothing, less than nothing, NaN or infinity is a typo, never an offer
+    value: Positive | dict[str, Positive] = Field(
         description="coupon value, or per tier id / event name with an optional `default`")
     kind: Literal["amount", "percent"] = "amount"
     valid_days: Days | dict[str, Days] | None = Field(

@@ -13,8 +13,8 @@ from tiers import in_window
 from tiers.core.errors import DataError, Problem, did_you_mean
 from tiers.core.hookspecs import hookimpl
 from tiers.core.interfaces import ComponentConfig, Policy
+from tiers.core.numbers import NonNegative, Positive
 from tiers.core.windows import Window
-from tiers.plugins.policies.numbers import NonNegative, Positive
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir

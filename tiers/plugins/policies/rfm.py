@@ -11,8 +11,8 @@ from tiers.core.errors import Problem
 from tiers.core.hookspecs import hookimpl
 from tiers.core.interfaces import ComponentConfig, Policy
 from tiers.core.metrics import MetricSpec
+from tiers.core.numbers import NonNegative
 from tiers.core.windows import Window
-from tiers.plugins.policies.numbers import NonNegative
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir

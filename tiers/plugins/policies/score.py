@@ -11,8 +11,8 @@ from tiers.core.errors import Problem, did_you_mean
 from tiers.core.hookspecs import hookimpl
 from tiers.core.interfaces import ComponentConfig, Policy
 from tiers.core.metrics import MetricSpec
+from tiers.core.numbers import Finite, Positive
 from tiers.core.windows import Window
-from tiers.plugins.policies.numbers import Finite, Positive
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir

@@ -10,8 +10,8 @@ from pydantic import Field
 from tiers.core.errors import Problem, did_you_mean
 from tiers.core.interfaces import ComponentConfig, Policy
 from tiers.core.metrics import MetricSpec
+from tiers.core.numbers import NonNegative
 from tiers.core.windows import Window
-from tiers.plugins.policies.numbers import NonNegative
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir

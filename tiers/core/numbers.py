@@ -1,5 +1,6 @@
-"""Number types for policy options: finite always (a NaN threshold is never reached, an
-infinite one never either), and not negative where a negative value has no meaning."""
+"""Number types for plugin options (policies, actions): finite always (a NaN threshold is
+never reached, an infinite one never either), and not negative where a negative value has no
+meaning."""
 
 from __future__ import annotations
 
