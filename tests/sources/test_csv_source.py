@@ -26,6 +26,15 @@ columns: {order_id: 订单号, customer_id: 客户ID, amount: 成交金额, orde
 """
 
 
+@pytest.fixture(autouse=True, params=["copied", "read in place"])
+def csv_path(request, monkeypatch):
+    # small files are copied into DuckDB once, large ones read where they lie: every test
+    # here runs both ways
+    if request.param == "read in place":
+        monkeypatch.setattr("tiers.plugins.sources.csv.COPY_BELOW_BYTES", -1)
+    return request.param
+
+
 def write(path, rows_, encoding="utf-8", delimiter=","):
     buffer = io.StringIO()
     csv.writer(buffer, delimiter=delimiter, lineterminator="\n").writerows(rows_)

@@ -36,6 +36,8 @@ __all__ = ["REQUIRED", "CsvConfig", "CsvSource", "conform"]
 
 TEXT_FIELDS = (*ID_FIELDS, *AMOUNT_FIELDS, *TIMESTAMP_FIELDS, *DATE_FIELDS, "currency")
 MiB = 1 << 20
+# below this a CSV file is copied into the engine once rather than read where it lies
+COPY_BELOW_BYTES = 64 * MiB
 
 
 class CsvConfig(TableOptions):
@@ -177,6 +179,9 @@ class CsvSource(TableSource):
         name = f"tiers_{self.role}_{uuid.uuid4().hex[:8]}"
         backend = backend_name(con)
         try:
+            if (sniffed.encoding in ENGINE_ENCODINGS and backend == "duckdb"
+                    and os.path.getsize(path) <= COPY_BELOW_BYTES):
+                return self._copy_small(con, path, name, text_columns)
             if sniffed.encoding in ENGINE_ENCODINGS and backend == "duckdb":
                 return con.read_csv(path, table_name=name, header=True,
                                     delim=self.config.delimiter, quote=self.config.quote,
@@ -202,6 +207,29 @@ class CsvSource(TableSource):
                 f"{self.label}: could not read {path} as CSV: {_first_line(exc)}\n"
                 "    fix: check `delimiter`, `quote` and `encoding`, and that every line has "
                 "as many fields as the header") from None
+
+    def _copy_small(self, con: Any, path: str, name: str, text_columns: list[str]
+                    ) -> ir.Table:
+        """A small file read once into a table of its own.
+
+        DuckDB detects a file's column types each time a view over it is planned (when named,
+        described, then queried), which costs a small file more than reading it; a copy is
+        detected and read once. A large file stays a view, read where it lies."""
+        import sqlglot as sg
+        import sqlglot.expressions as sge
+
+        options = {"header": True, "auto_detect": True, "delim": self.config.delimiter,
+                   "quote": self.config.quote, "max_line_size": self.config.max_line_bytes}
+        arguments = [sge.convert(path),
+                     *[sg.column(k).eq(sge.convert(v)) for k, v in options.items()]]
+        if text_columns:
+            types = sge.Struct(expressions=[
+                sge.PropertyEQ(this=sge.to_identifier(c), expression=sge.convert("VARCHAR"))
+                for c in text_columns])
+            arguments.append(sg.column("types").eq(types))
+        query = sg.select("*").from_(sge.Anonymous(this="read_csv", expressions=arguments))
+        con.raw_sql(f'CREATE TEMP TABLE "{name}" AS {query.sql("duckdb")}')
+        return con.table(name)
 
     def _decode_with_pyarrow(self, path: str, sniffed: Sniffed, text_columns: list[str]
                              ) -> ir.Table:
