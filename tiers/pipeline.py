@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -94,9 +95,7 @@ def state_url(loaded: LoadedRuleset, state: Any) -> str | None:
     """The URL of the store ``state`` names (None: no store)."""
     if state is None or state is False:
         return None
-    from tiers.store.store import StateStore
-
-    if isinstance(state, StateStore):
+    if _is_store(state):
         return state.url
     from tiers.store.location import resolve_url
 
@@ -109,11 +108,24 @@ def open_state(loaded: LoadedRuleset, state: Any, dry_run: bool,
     or upgrades one."""
     if state is None or state is False:
         return None
+    if _is_store(state):
+        return state
+    url = url or state_url(loaded, state) or ""
+    from tiers.store.location import sqlite_path
+
+    path = sqlite_path(url)
+    if dry_run and path is not None and not path.exists():
+        return None  # nothing recorded yet: a dry run reads nothing and creates nothing
     from tiers.store.store import StateStore
 
-    if isinstance(state, StateStore):
-        return state
-    return StateStore(url or state_url(loaded, state) or "", create=not dry_run)
+    return StateStore(url, create=not dry_run)
+
+
+def _is_store(state: Any) -> bool:
+    # a StateStore exists only once its module (and SQLAlchemy, a fifth of a small dry
+    # run) is imported: no need to import them to tell
+    module = sys.modules.get("tiers.store.store")
+    return module is not None and isinstance(state, module.StateStore)
 
 
 #: component options that name what a component writes, not what it reads
