@@ -95,10 +95,15 @@ def _reset_postgres(url: str) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Under pytest-xdist each worker gets a PostgreSQL database of its own (created from
-    $TIERS_TEST_PG_URL's), since the tests wipe the database they are given."""
+    """Compiled SQL is kept in a folder of the test session's own, not the user's cache
+    (tiers.engine.sqlcache). Under pytest-xdist each worker gets a PostgreSQL database of its
+    own (created from $TIERS_TEST_PG_URL's), since the tests wipe the database they are
+    given."""
     import os
+    import tempfile
 
+    if "TIERS_CACHE_DIR" not in os.environ:
+        os.environ["TIERS_CACHE_DIR"] = tempfile.mkdtemp(prefix="tiers-test-sql-")
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     url = os.environ.get("TIERS_TEST_PG_URL")
     if not worker or not url or url.endswith(f"_{worker}"):

@@ -26,6 +26,8 @@ def retail(tmp_path):
 
 
 def test_a_retail_dry_run_compiles_each_stage_once(cli, retail, monkeypatch):
+    # every compilation counted, none read from the cache of compiled SQL
+    monkeypatch.setenv("TIERS_CACHE_DIR", "none")
     from ibis.backends.sql.compilers.base import SQLGlotCompiler
 
     import tiers.engine.stage as stage

@@ -4,7 +4,7 @@ The public API, for rulesets run from Python and for plugins (the built-in ones 
 else): ``hookimpl``; the component interfaces (:class:`Source`, :class:`Policy`,
 :class:`Action` with :class:`ActionConfig`, :class:`Intent`, :class:`Outcome`,
 :class:`PlanInput`, :class:`ApplyContext`); the helpers components need from the engine
-(``read_parquet``, ``widen``, ``to_arrow``, ``is_spark``, ``in_window``,
+(``read_parquet``, ``widen``, ``to_arrow``, ``compile_sql``, ``is_spark``, ``in_window``,
 ``compile_expression``, ``parse_expression``), from the templates (``template_environment``,
 ``render_template``, ``template_problems``) and for files (``write_table``);
 ``load_ruleset()`` and ``run()``.
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from tiers.engine.fetch import to_arrow
     from tiers.engine.metrics import in_window
     from tiers.engine.readers import read_parquet, widen
+    from tiers.engine.sqlcache import compile_sql
 
 # Imported on first use (PEP 562): pydantic models and Ibis cost start-up time that
 # `tiers --help` and plugins that never touch them should not pay.
@@ -74,6 +75,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "read_parquet": ("tiers.engine.readers", "read_parquet"),
     "widen": ("tiers.engine.readers", "widen"),
     "to_arrow": ("tiers.engine.fetch", "to_arrow"),
+    "compile_sql": ("tiers.engine.sqlcache", "compile_sql"),
     "spark_frame": ("tiers.engine.fetch", "spark_frame"),
     "TemplateError": ("tiers.actions.templates", "TemplateError"),
     "template_environment": ("tiers.actions.templates", "environment"),
@@ -117,6 +119,7 @@ __all__ = [
     "Window",
     "__version__",
     "compile_expression",
+    "compile_sql",
     "hookimpl",
     "in_window",
     "is_spark",

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tiers.engine.backends.spark import is_spark
+from tiers.engine.sqlcache import compile_sql
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -28,8 +29,10 @@ def to_arrow(con: Any, expr: ir.Table) -> pa.Table:
             # a stage already named on the backend: read it, with nothing to compile
             arrow = con.raw_sql(f"SELECT * FROM {name}").fetch_arrow_table()
         else:
-            # what Ibis' to_pyarrow runs, minus its pandas-importing type converter
-            arrow = con._to_duckdb_relation(table).to_arrow_table()
+            # what Ibis' to_pyarrow runs, minus its pandas-importing type converter, with
+            # the SQL compiled once per graph
+            con._run_pre_execute_hooks(table)
+            arrow = con.con.sql(compile_sql(con, table)).to_arrow_table()
     else:
         return con.to_pyarrow(table)
     if arrow.schema != schema:

@@ -9,10 +9,10 @@ than keeping a copy) or a Spark checkpoint ends the graph: later queries start f
 from __future__ import annotations
 
 import itertools
-import os
 from typing import TYPE_CHECKING, Any
 
 from tiers.engine.backends.spark import is_spark
+from tiers.engine.sqlcache import compile_sql
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -21,7 +21,9 @@ _names = itertools.count()
 
 
 def stage_name(label: str) -> str:
-    return f"tiers_{label}_{os.getpid()}_{next(_names)}"
+    # the same in every run of a ruleset (no process id, no random part), so the graphs that
+    # read a stage, and their compiled SQL, are the same too (tiers.engine.sqlcache)
+    return f"tiers_stage{next(_names)}_{label}"
 
 
 def register(con: Any, expr: ir.Table, label: str, *, view: bool = False) -> ir.Table:
@@ -48,7 +50,7 @@ def duckdb_stage(con: Any, name: str, expr: ir.Table, *, view: bool = False) -> 
     source's parse graph that costs more than compiling it. ``compile`` generates the text
     without a copy, and one CREATE ... AS runs it."""
     con._run_pre_execute_hooks(expr)  # functions and in-memory tables it reads
-    sql = con.compile(expr)
+    sql = compile_sql(con, expr)
     kind = "VIEW" if view else "TABLE"
     con.raw_sql(f'CREATE OR REPLACE TEMP {kind} "{name}" AS {sql}')
     return con.table(name)

@@ -102,7 +102,9 @@ def _flag(kind: str, index: int) -> str:
 
 
 def _one(con: Any, table: ir.Table, customer_id: str) -> list[dict[str, Any]]:
-    return con.to_pyarrow(table.filter(table.customer_id == customer_id)).to_pylist()
+    from tiers.engine.fetch import to_arrow
+
+    return to_arrow(con, table.filter(table.customer_id == customer_id)).to_pylist()
 
 
 def condition_flags(loaded: LoadedRuleset, ev: Evaluation) -> dict[str, ir.BooleanValue]:

@@ -8,8 +8,8 @@ Either way no Python code runs per row.
 from __future__ import annotations
 
 import glob
+import itertools
 import os
-import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -31,6 +31,9 @@ from tiers.plugins.sources.table_source import TableSource, backend_name
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
+
+# names of the tables a load creates: the same in every run (tiers.engine.sqlcache)
+_names = itertools.count()
 
 __all__ = ["REQUIRED", "CsvConfig", "CsvSource", "conform"]
 
@@ -176,7 +179,7 @@ class CsvSource(TableSource):
 
     def _read_one(self, con: Any, path: str, sniffed: Sniffed) -> ir.Table:
         text_columns = self._text_columns(sniffed.header)
-        name = f"tiers_{self.role}_{uuid.uuid4().hex[:8]}"
+        name = f"tiers_csv{next(_names)}_{self.role}"
         backend = backend_name(con)
         try:
             if (sniffed.encoding in ENGINE_ENCODINGS and backend == "duckdb"

@@ -8,7 +8,7 @@ rejects file and the engine's later query all read the same rows without re-read
 from __future__ import annotations
 
 import datetime as dt
-import uuid
+import itertools
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 
     from tiers.core.interfaces import Context
 
+# names of the tables a load creates: the same in every run (tiers.engine.sqlcache)
+_names = itertools.count()
+
 FILE = "_tiers_file"
 LINE = "_tiers_line"
 REJECT = "_tiers_reject"
@@ -46,8 +49,15 @@ HANDLED = ("duplicate_row_dropped", "duplicate_order_id_dropped", "duplicate_ord
 REPLACEMENT = "\ufffd"
 # Secrets at least this long are also masked inside the rejected rows' values.
 MIN_ECHOED_SECRET = 6
-# Dates this far past the later of as-of and now cannot be real.
+# Dates this far past the later of as-of and now (to the hour) cannot be real.
 FUTURE_TOLERANCE = dt.timedelta(days=1)
+
+
+def _this_hour() -> dt.datetime:
+    """Now, rounded up to the hour: the bound stays the same for an hour, and so do the
+    parse graph and its compiled SQL (tiers.engine.sqlcache)."""
+    now = dt.datetime.now()
+    return now.replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1)
 
 
 class SourceError(DataError):
@@ -297,7 +307,7 @@ def parse_fields(table: ir.Table, check: RowCheck, as_of: dt.datetime | None
         later.append((lambda t, c=code: t[c].notnull() & (t[c] != "") & ~t[c].isin(ok),
                       "unknown_currency"))
 
-    latest = max(as_of or dt.datetime.min, dt.datetime.now()) + FUTURE_TOLERANCE
+    latest = max(as_of or dt.datetime.min, _this_hour()) + FUTURE_TOLERANCE
     for name in (*TIMESTAMP_FIELDS, *DATE_FIELDS):
         if name not in table.columns:
             continue
@@ -630,7 +640,7 @@ def _materialise(check: RowCheck, table: ir.Table) -> ir.Table:
     if check.con is None:
         return table.cache()
     if getattr(check.con, "name", "") == "duckdb":
-        name = f"tiers_checked_{check.role}_{uuid.uuid4().hex[:8]}"
+        name = f"tiers_checked{next(_names)}_{check.role}"
         # Compiled once, without Ibis' create_table: that wraps the query in an INSERT and
         # sqlglot deep-copies the parse graph's syntax tree twice on the way, which costs more
         # than compiling it. Typed formats are read again per query (a view; its functions and
@@ -638,12 +648,14 @@ def _materialise(check: RowCheck, table: ir.Table) -> ir.Table:
         # once into a table.
         check.con._run_pre_execute_hooks(table)
         kind = "TABLE" if check.stored else "VIEW"
-        check.con.raw_sql(f'CREATE TEMP {kind} "{name}" AS {check.con.compile(table)}')
+        from tiers import compile_sql
+
+        check.con.raw_sql(f'CREATE TEMP {kind} "{name}" AS {compile_sql(check.con, table)}')
         return check.con.table(name)
     # Spark inlines a projection into every expression that uses it, and the parsing
     # expressions are large: left lazy, each later reference to a parsed column repeats them,
     # and the generated code outgrows what the JVM compiles. A local checkpoint cuts that.
-    name = f"tiers_checked_{check.role}_{uuid.uuid4().hex[:8]}"
+    name = f"tiers_checked{next(_names)}_{check.role}"
     from tiers import spark_frame
 
     frame = spark_frame(check.con, table).localCheckpoint(eager=True)
