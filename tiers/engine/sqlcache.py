@@ -62,27 +62,33 @@ class _KeyPickler(pickle.Pickler):
     classes and functions, which may not pickle, stand in by name, and sets of names by
     their sorted names."""
 
+    def __init__(self, file: io.BytesIO, backend_class: type) -> None:
+        super().__init__(file, protocol=5)
+        self.backend_class = backend_class
+
     def persistent_id(self, obj: Any) -> Any:
+        kind = type(obj)
+        if kind in _PLAIN:  # nearly every object of a graph: settled first
+            return None
         if isinstance(obj, type) or (callable(obj) and hasattr(obj, "__qualname__")):
             return f"{getattr(obj, '__module__', '')}.{obj.__qualname__}"
-        if _is_backend(obj):
+        if isinstance(obj, self.backend_class):
             return f"backend:{obj.name}"
-        if isinstance(obj, (set, frozenset)) and all(isinstance(x, str) for x in obj):
+        if kind in (set, frozenset) and all(isinstance(x, str) for x in obj):
             # a set's order follows string hashing, which differs between processes
             return ("set", *sorted(obj))
         return None
 
 
-def _is_backend(obj: Any) -> bool:
-    from ibis.backends import BaseBackend
-
-    return isinstance(obj, BaseBackend)
+_PLAIN = frozenset({str, int, float, bool, bytes, tuple, list, dict, type(None)})
 
 
 def _key(con: Any, expr: ir.Expr) -> str | None:
+    from ibis.backends import BaseBackend
+
     buffer = io.BytesIO()
     try:
-        _KeyPickler(buffer, protocol=5).dump(expr.op())
+        _KeyPickler(buffer, BaseBackend).dump(expr.op())
     except Exception:  # an object that neither pickles nor has a name: compile it every time
         return None
     digest = hashlib.sha256(_versions(getattr(con, "name", "")).encode())
