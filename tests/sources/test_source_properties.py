@@ -147,3 +147,40 @@ def test_csv_rows_are_loaded_or_rejected_never_lost(tmp_path_factory, items):
         f"O{i}" for i in range(len(items)))
     assert all(r["line"] == str(int(r["order_id"][1:]) + 2) for r in rejected)
     assert src.report.rows_read == len(items)
+
+
+iso_layouts = st.sampled_from(["%Y-%m-%d", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M",
+                               "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S",
+                               "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S.%f"])
+
+
+@st.composite
+def near_iso(draw: st.DrawFn) -> str:
+    """An ISO text, perhaps cut short, lengthened or with one character replaced."""
+    text = draw(stamps).strftime(draw(iso_layouts))
+    edit = draw(st.sampled_from(["none", "cut", "append", "replace"]))
+    if edit == "cut":
+        text = text[:draw(st.integers(0, len(text)))]
+    elif edit == "append":
+        text += draw(st.sampled_from(["Z", "+01", "+01:00", " UTC", "0", ":00", "1234567"]))
+    elif edit == "replace":
+        i = draw(st.integers(0, len(text) - 1))
+        text = text[:i] + draw(st.sampled_from(list("0123456789-: T./2"))) + text[i + 1:]
+    return text
+
+
+@SETTINGS
+@given(st.lists(near_iso() | st.text(alphabet="0123456789-: T.+Z", max_size=28),
+                min_size=1, max_size=40))
+def test_duckdbs_native_iso_reading_reads_what_the_portable_one_reads(texts):
+    # DuckDB reads the ISO shapes with try_strptime; Spark tests the shape character by
+    # character, then casts: both must read the same texts to the same values
+    import ibis
+
+    from tiers.plugins.sources.parsing import _iso_direct
+
+    table = ibis.memtable(pa.table({"i": list(range(len(texts))), "s": texts}))
+    out = table.mutate(native=_iso_direct(table.s, "duckdb"),
+                       portable=_iso_direct(table.s, "pyspark")).order_by("i")
+    rows = ibis.duckdb.connect().to_pyarrow(out).to_pylist()
+    assert [(r["s"], r["native"]) for r in rows] == [(r["s"], r["portable"]) for r in rows]

@@ -37,6 +37,29 @@ def _duck_decode(data: dt.binary) -> str:  # type: ignore[valid-type]
     ...
 
 
+@ibis.udf.scalar.builtin(name="try_strptime")
+def _duck_try_strptime(s: str, layouts: dt.Array(dt.string)) -> dt.timestamp:  # type: ignore[valid-type]
+    ...
+
+
+# DuckDB's layouts for the documented ISO shapes, by length: with the length fixed and the
+# whole text matched, each reads exactly those shapes (no offset, zone or hour 24)
+ISO_LAYOUTS = {10: ["%Y-%m-%d"], 16: ["%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"],
+               19: ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"]}
+ISO_FRACTION_LAYOUTS = ["%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S.%f"]
+
+
+def duckdb_iso_timestamp(s: ir.StringValue) -> ir.TimestampValue:
+    """The documented ISO shapes read by one native call (NULL for anything else): several
+    times cheaper than testing the shape character by character, then casting."""
+    n = s.length()
+    cases = [(n == size, _duck_try_strptime(s, ibis.literal(layouts, dt.Array(dt.string))))
+             for size, layouts in ISO_LAYOUTS.items()]
+    cases.append(((n >= 21) & (n <= 26), _duck_try_strptime(
+        s, ibis.literal(ISO_FRACTION_LAYOUTS, dt.Array(dt.string)))))
+    return ibis.cases(*cases, else_=ibis.null("timestamp"))
+
+
 def byte_length(s: ir.StringValue, backend: str) -> ir.IntegerValue:
     """Size of the UTF-8 text in bytes (``length`` counts characters)."""
     return _spark_bytes(s) if backend == "pyspark" else _duck_bytes(s)

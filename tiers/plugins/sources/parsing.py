@@ -192,21 +192,20 @@ def parse_timestamp_text(raw: ir.StringValue, date_order: str = "ymd") -> Parsed
     return timestamp_from_parts(parts["direct"], parts["slow"], parts["zone"])
 
 
-def timestamp_parts(raw: ir.StringValue, date_order: str = "ymd") -> dict[str, Any]:
-    """The three readings of a timestamp text, each used several times by
-    :func:`timestamp_from_parts`: computed in a projection of their own, each is written out
-    once in the SQL instead of wherever it is used (see quality.parse_fields).
+def _iso_direct(s: ir.StringValue, backend: str) -> ir.TimestampValue:
+    """The engine's reading of the documented ISO shapes, NULL for any other text.
 
-    ``direct``: the engine's cast of the documented ISO shapes (NULL otherwise); ``slow``: the
-    regex readings of the other layouts; ``zone``: the offset written after them."""
+    Only the exact documented shapes (date; date and HH:MM, HH:MM:SS, or HH:MM:SS.fraction;
+    nothing that may carry an offset or zone): each engine's cast reads others too, and
+    differently (DuckDB: hour 24 as the next day, a trailing " UTC", "+01" ignored; Spark:
+    "2026-03-01 10", "2026"). DuckDB reads them with one native call per shape; elsewhere the
+    shape is tested character by character before the cast."""
     import ibis
 
-    s = raw  # callers trim once, in a projection of its own (see quality.parse_fields)
-    # The common ISO shape is cast directly: one cast is far cheaper than ten regexes, which
-    # run only where the cast failed. Only the exact documented shapes (date; date and
-    # HH:MM, HH:MM:SS, or HH:MM:SS.fraction; nothing that may carry an offset or zone): each
-    # engine's cast reads others too, and differently (DuckDB: hour 24 as the next day, a
-    # trailing " UTC", "+01" ignored; Spark: "2026-03-01 10", "2026").
+    if backend == "duckdb":
+        from tiers.plugins.sources.functions import duckdb_iso_timestamp
+
+        return duckdb_iso_timestamp(s)
     n = s.length()
     # offsets and zones can only hide after a fraction of a second: the fixed shapes put a
     # digit or ':' at every other place, which the cast checks
@@ -220,7 +219,23 @@ def timestamp_parts(raw: ir.StringValue, date_order: str = "ymd") -> dict[str, A
                 & ((n <= 16) | (s.substr(16, 1) == ":"))
                 & ((n <= 19) | (s.substr(19, 1) == "."))
                 & zone_free)
-    direct = ibis.cases((iso_like, s.try_cast("timestamp")), else_=ibis.null("timestamp"))
+    return ibis.cases((iso_like, s.try_cast("timestamp")), else_=ibis.null("timestamp"))
+
+
+def timestamp_parts(raw: ir.StringValue, date_order: str = "ymd", backend: str = "duckdb"
+                    ) -> dict[str, Any]:
+    """The three readings of a timestamp text, each used several times by
+    :func:`timestamp_from_parts`: computed in a projection of their own, each is written out
+    once in the SQL instead of wherever it is used (see quality.parse_fields).
+
+    ``direct``: the engine's cast of the documented ISO shapes (NULL otherwise); ``slow``: the
+    regex readings of the other layouts; ``zone``: the offset written after them."""
+    import ibis
+
+    s = raw  # callers trim once, in a projection of its own (see quality.parse_fields)
+    # the common ISO shapes are read directly: far cheaper than ten regexes, which run only
+    # where that reading failed
+    direct = _iso_direct(s, backend)
     g = [_group(s, SEPARATED, i) for i in range(1, 9)]
     first, second, third = g[0], g[1], g[2]
     y, m, d = {"ymd": (first, second, third), "dmy": (third, second, first),

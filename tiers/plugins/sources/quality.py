@@ -217,7 +217,8 @@ def parse_fields(table: ir.Table, check: RowCheck, as_of: dt.datetime | None
     parts = {n: {k: f"_tiers_ts_{k}_{n}" for k in ("direct", "slow", "zone")}
              for n in text_times}
     readings = {parts[n][k]: e for n in text_times
-                for k, e in timestamp_parts(table[n], options.date_order).items()}
+                for k, e in timestamp_parts(table[n], options.date_order,
+                                             check.backend).items()}
     if text_amount:
         readings[DIRECT_AMOUNT] = amount_direct(table.amount, options.decimal, check.backend)
     if readings:
