@@ -1,3 +1,3 @@
-from tiers.cli.app import main
+from tiers.cli import main
 
 main()
