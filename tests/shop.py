@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import textwrap
 from pathlib import Path
@@ -78,3 +79,19 @@ def run_shop(ruleset: Path, state: Any, as_of: str | None = None, **kwargs: Any)
 
 def pg_url() -> str | None:
     return os.environ.get("TIERS_TEST_PG_URL")
+
+
+# one coupon for the VIP tier, in the form write_shop's ``actions`` takes
+COUPON = """
+    - type: coupon
+      id: vip_discount
+      when: {tier: vip}
+      value: 50
+    """
+
+
+def tree(folder: Path) -> dict[str, str]:
+    """Every file and folder under ``folder`` with a hash of its bytes: equal before and after
+    a command when it wrote nothing."""
+    return {str(p.relative_to(folder)): "dir" if p.is_dir() else
+            hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*"))}

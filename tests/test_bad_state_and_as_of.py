@@ -4,26 +4,13 @@ nothing: no traceback, no run, no export, no store created."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from tests.shop import write_shop
-
-COUPON = """
-    - type: coupon
-      id: vip_discount
-      when: {tier: vip}
-      value: 50
-    """
-
-
-def tree(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): "dir" if p.is_dir() else
-            hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*"))}
+from tests.shop import COUPON, tree, write_shop
 
 
 def no_traceback(res) -> str:

@@ -4,7 +4,6 @@ the fix, and nothing is written anywhere. A dry run writes no file at all."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -14,23 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import write_csv
-from tests.shop import write_shop
-
-COUPON = """
-    - type: coupon
-      id: vip_discount
-      when: {tier: vip}
-      value: 50
-    """
-
-
-def tree(folder: Path) -> dict[str, str]:
-    """Every file and folder under ``folder`` with a hash of its bytes."""
-    out = {}
-    for path in sorted(folder.rglob("*")):
-        rel = str(path.relative_to(folder))
-        out[rel] = "dir" if path.is_dir() else hashlib.sha256(path.read_bytes()).hexdigest()
-    return out
+from tests.shop import COUPON, tree, write_shop
 
 
 def refused(res, *words: str) -> str:

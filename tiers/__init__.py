@@ -4,10 +4,10 @@ The public API, for rulesets run from Python and for plugins (the built-in ones 
 else): ``hookimpl``; the component interfaces (:class:`Source`, :class:`Policy`,
 :class:`Action` with :class:`ActionConfig`, :class:`Intent`, :class:`Outcome`,
 :class:`PlanInput`, :class:`ApplyContext`); the helpers components need from the engine
-(``read_parquet``, ``widen``, ``to_arrow``, ``compile_sql``, ``is_spark``, ``in_window``,
-``compile_expression``, ``parse_expression``), from the templates (``template_environment``,
-``render_template``, ``template_problems``) and for files (``write_table``);
-``load_ruleset()`` and ``run()``.
+(``read_parquet``, ``widen``, ``to_arrow``, ``compile_sql``, ``table_name``, ``is_spark``,
+``in_window``, ``compile_expression``, ``parse_expression``), from the templates
+(``template_environment``, ``render_template``, ``template_problems``) and for files
+(``write_table``); ``load_ruleset()`` and ``run()``.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from tiers.engine.metrics import in_window
     from tiers.engine.readers import read_parquet, widen
     from tiers.engine.sqlcache import compile_sql
+    from tiers.engine.stage import stage_name as table_name
 
 # Imported on first use (PEP 562): pydantic models and Ibis cost start-up time that
 # `tiers --help` and plugins that never touch them should not pay.
@@ -76,6 +77,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "widen": ("tiers.engine.readers", "widen"),
     "to_arrow": ("tiers.engine.fetch", "to_arrow"),
     "compile_sql": ("tiers.engine.sqlcache", "compile_sql"),
+    "table_name": ("tiers.engine.stage", "stage_name"),
     "spark_frame": ("tiers.engine.fetch", "spark_frame"),
     "TemplateError": ("tiers.actions.templates", "TemplateError"),
     "template_environment": ("tiers.actions.templates", "environment"),
@@ -129,6 +131,7 @@ __all__ = [
     "render_template",
     "run",
     "spark_frame",
+    "table_name",
     "template_environment",
     "template_problems",
     "to_arrow",

@@ -57,6 +57,10 @@ def cache_dir() -> Path | None:
     return Path(base) / "tiers" / "sql"
 
 
+# the types nearly every object of a graph has, and that pickle alike in every process
+_PLAIN = frozenset({str, int, float, bool, bytes, tuple, list, dict, type(None)})
+
+
 class _KeyPickler(pickle.Pickler):
     """Pickles an expression graph for its digest only (it is never read back): backends,
     classes and functions, which may not pickle, stand in by name, and sets of names by
@@ -68,7 +72,7 @@ class _KeyPickler(pickle.Pickler):
 
     def persistent_id(self, obj: Any) -> Any:
         kind = type(obj)
-        if kind in _PLAIN:  # nearly every object of a graph: settled first
+        if kind in _PLAIN:  # settled first: nearly every object is one
             return None
         if isinstance(obj, type) or (callable(obj) and hasattr(obj, "__qualname__")):
             return f"{getattr(obj, '__module__', '')}.{obj.__qualname__}"
@@ -78,9 +82,6 @@ class _KeyPickler(pickle.Pickler):
             # a set's order follows string hashing, which differs between processes
             return ("set", *sorted(obj))
         return None
-
-
-_PLAIN = frozenset({str, int, float, bool, bytes, tuple, list, dict, type(None)})
 
 
 def _key(con: Any, expr: ir.Expr) -> str | None:

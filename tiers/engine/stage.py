@@ -21,9 +21,13 @@ _names = itertools.count()
 
 
 def stage_name(label: str) -> str:
-    # the same in every run of a ruleset (no process id, no random part), so the graphs that
-    # read a stage, and their compiled SQL, are the same too (tiers.engine.sqlcache)
-    return f"tiers_stage{next(_names)}_{label}"
+    """A new name for a table or view a run creates on its backend (public as
+    ``tiers.table_name``).
+
+    The same in every run of a ruleset (a counter, no process id or random part), so the
+    graphs that read the table, and their compiled SQL, are the same too
+    (tiers.engine.sqlcache); one counter for every caller, so no two names meet."""
+    return f"tiers_{next(_names)}_{label}"
 
 
 def register(con: Any, expr: ir.Table, label: str, *, view: bool = False) -> ir.Table:

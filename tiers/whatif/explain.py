@@ -16,6 +16,7 @@ from tiers.core.errors import CustomerNotFound
 from tiers.core.expressions import parse_expression
 from tiers.engine.conditions import compile_conditions
 from tiers.engine.evaluate import Evaluation, evaluate
+from tiers.engine.fetch import to_arrow
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -102,8 +103,6 @@ def _flag(kind: str, index: int) -> str:
 
 
 def _one(con: Any, table: ir.Table, customer_id: str) -> list[dict[str, Any]]:
-    from tiers.engine.fetch import to_arrow
-
     return to_arrow(con, table.filter(table.customer_id == customer_id)).to_pylist()
 
 

@@ -8,7 +8,6 @@ Either way no Python code runs per row.
 from __future__ import annotations
 
 import glob
-import itertools
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -31,9 +30,6 @@ from tiers.plugins.sources.table_source import TableSource, backend_name
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
-
-# names of the tables a load creates: the same in every run (tiers.engine.sqlcache)
-_names = itertools.count()
 
 __all__ = ["REQUIRED", "CsvConfig", "CsvSource", "conform"]
 
@@ -178,8 +174,10 @@ class CsvSource(TableSource):
                                      LINE: "int64"})
 
     def _read_one(self, con: Any, path: str, sniffed: Sniffed) -> ir.Table:
+        from tiers import table_name
+
         text_columns = self._text_columns(sniffed.header)
-        name = f"tiers_csv{next(_names)}_{self.role}"
+        name = table_name(f"csv_{self.role}")
         backend = backend_name(con)
         try:
             if (sniffed.encoding in ENGINE_ENCODINGS and backend == "duckdb"

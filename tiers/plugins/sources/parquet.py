@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import glob
-import itertools
 import os
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -18,9 +17,6 @@ from tiers.plugins.sources.table_source import TableSource, backend_name
 if TYPE_CHECKING:
     import ibis.expr.types as ir
 
-
-# names of the tables a load creates: the same in every run (tiers.engine.sqlcache)
-_names = itertools.count()
 
 class ParquetConfig(TableOptions):
     path: str = Field(description="a .parquet file, a glob, or a directory (read recursively)")
@@ -83,7 +79,9 @@ class ParquetSource(TableSource):
             raise SourceError(f"{self.label}: no Parquet data found\n"
                               "    fix: check `path` (relative to the ruleset's folder)")
         self._validate_files(files)
-        name = f"tiers_parquet{next(_names)}_{self.role}"
+        from tiers import table_name
+
+        name = table_name(f"parquet_{self.role}")
         try:
             if backend_name(con) == "duckdb":
                 table = con.read_parquet(files, table_name=name, filename="_tiers_filename",

@@ -8,7 +8,6 @@ rejects file and the engine's later query all read the same rows without re-read
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,9 +32,6 @@ if TYPE_CHECKING:
     import ibis.expr.types as ir
 
     from tiers.core.interfaces import Context
-
-# names of the tables a load creates: the same in every run (tiers.engine.sqlcache)
-_names = itertools.count()
 
 FILE = "_tiers_file"
 LINE = "_tiers_line"
@@ -640,8 +636,10 @@ def _materialise(check: RowCheck, table: ir.Table) -> ir.Table:
     data has no backend of its own; Ibis' ``cache`` would put it on the default one)."""
     if check.con is None:
         return table.cache()
+    from tiers import table_name
+
     if getattr(check.con, "name", "") == "duckdb":
-        name = f"tiers_checked{next(_names)}_{check.role}"
+        name = table_name(f"checked_{check.role}")
         # Compiled once, without Ibis' create_table: that wraps the query in an INSERT and
         # sqlglot deep-copies the parse graph's syntax tree twice on the way, which costs more
         # than compiling it. Typed formats are read again per query (a view; its functions and
@@ -656,7 +654,7 @@ def _materialise(check: RowCheck, table: ir.Table) -> ir.Table:
     # Spark inlines a projection into every expression that uses it, and the parsing
     # expressions are large: left lazy, each later reference to a parsed column repeats them,
     # and the generated code outgrows what the JVM compiles. A local checkpoint cuts that.
-    name = f"tiers_checked{next(_names)}_{check.role}"
+    name = table_name(f"checked_{check.role}")
     from tiers import spark_frame
 
     frame = spark_frame(check.con, table).localCheckpoint(eager=True)
