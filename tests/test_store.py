@@ -205,3 +205,33 @@ def test_unusable_store_url_is_a_clear_error(tmp_path):
     ruleset = write_shop(tmp_path)
     with pytest.raises(StoreError, match="is not usable"):
         run_shop(ruleset, "nosuchdb://x/y")
+
+
+def test_bulk_timestamps_are_sqlalchemys_text_and_rows_go_in_key_order(tmp_path):
+    import pyarrow as pa
+
+    from tiers.store.diff import state_changes
+
+    stamps = [dt.datetime(2026, 3, 1, 10, 5, 7, 250), dt.datetime(1969, 12, 31, 23, 59, 59),
+              dt.datetime(2026, 3, 2)]
+    result = pa.table({"customer_id": ["C3", "C1", "C2"], "tier": ["gold", "basic", "silver"],
+                       "tier_rank": pa.array([2, 0, 1], pa.int8()),
+                       "tier_since": pa.array(stamps, pa.timestamp("us")),
+                       "held_until": pa.array([None, stamps[1], None], pa.timestamp("us"))})
+    upserts, history = state_changes(result, None, stamps[2], 1, "shop")
+    assert upserts["customer_id"].to_pylist() == ["C1", "C2", "C3"]
+    assert history["customer_id"].to_pylist() == ["C1", "C2", "C3"]
+    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+    with store.engine.begin() as conn:
+        bulk.write(conn, current_tiers, upserts)
+    with store.engine.connect() as conn:
+        text = conn.exec_driver_sql(
+            "SELECT customer_id, since, held_until FROM current_tiers ORDER BY rowid").fetchall()
+        typed = conn.execute(sa.select(current_tiers.c.customer_id, current_tiers.c.since,
+                                       current_tiers.c.held_until)
+                             .order_by(current_tiers.c.customer_id)).fetchall()
+    assert text == [("C1", "1969-12-31 23:59:59.000000", "1969-12-31 23:59:59.000000"),
+                    ("C2", "2026-03-02 00:00:00.000000", None),
+                    ("C3", "2026-03-01 10:05:07.000250", None)]
+    assert [tuple(r) for r in typed] == [("C1", stamps[1], stamps[1]), ("C2", stamps[2], None),
+                                         ("C3", stamps[0], None)]
