@@ -573,6 +573,8 @@ def _first_pass(check: RowCheck, parsed: ir.Table, data_columns: list[str]
         counts = {row[REJECT]: row["n"] for row in by_reason}
         if set(counts) - {None}:
             return counts, True
+        if not by_reason:  # no rows at all
+            return counts, False
         clean = by_reason[0]
     if use_keys:
         unique = {k: clean[f"ids_{k}"] == clean["id_rows"] for k in keys}
