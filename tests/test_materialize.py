@@ -7,22 +7,10 @@ import sys
 from pathlib import Path
 
 import ibis
-import pyarrow as pa
 
-from tiers.engine.fetch import to_arrow, to_numpy
+from tiers.engine.fetch import to_arrow
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def test_to_numpy_fills_nulls_and_respects_slices() -> None:
-    col = pa.chunked_array([
-        pa.array([1.5, None, 3.0, 4.0], pa.float64()).slice(1),  # offset chunk with a NULL
-        pa.array([7.0, 8.0], pa.float64()),
-    ])
-    assert to_numpy(col, "float64").tolist() == [0.0, 3.0, 4.0, 7.0, 8.0]
-    assert to_numpy(col, "float64", fill=-1).tolist()[0] == -1
-    ints = pa.chunked_array([pa.array([3, None, 1], pa.int64())])
-    assert to_numpy(ints, "int64").tolist() == [3, 0, 1]
 
 
 def test_to_arrow_on_duckdb_keeps_the_ibis_schema() -> None:

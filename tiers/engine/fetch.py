@@ -24,7 +24,7 @@ def to_arrow(con: Any, expr: ir.Table) -> pa.Table:
     if is_spark(con):
         arrow = _spark_arrow(con, table)
     elif getattr(con, "name", "") == "duckdb":
-        name = _stored_name(table)
+        name = stored_name(table)
         if name is not None:
             # a stage already named on the backend: read it, with nothing to compile
             arrow = con.raw_sql(f"SELECT * FROM {name}").fetch_arrow_table()
@@ -40,7 +40,7 @@ def to_arrow(con: Any, expr: ir.Table) -> pa.Table:
     return arrow
 
 
-def _stored_name(table: ir.Table) -> str | None:
+def stored_name(table: ir.Table) -> str | None:
     """The quoted name of a table the backend holds in its own default or temporary schema."""
     import ibis.expr.operations as ops
 
@@ -78,29 +78,6 @@ def _has_void(spark_type: Any) -> bool:
     if isinstance(spark_type, StructType):
         return any(_has_void(f.dataType) for f in spark_type.fields)
     return False
-
-
-def to_numpy(column: pa.ChunkedArray, dtype: str, fill: float = 0) -> Any:
-    """A fixed-width Arrow column as a numpy array, NULLs as ``fill``.
-
-    Read straight from the Arrow buffers: ``to_numpy()`` and ``pa.scalar()`` import pandas
-    when it is installed, which costs every run about half a second.
-    """
-    import numpy as np
-    import pyarrow as pa
-
-    parts = []
-    for chunk in column.chunks:
-        if chunk.type != pa.from_numpy_dtype(np.dtype(dtype)):
-            raise TypeError(f"expected {dtype}, got {chunk.type}")
-        validity, data = chunk.buffers()[:2]
-        values = np.frombuffer(data, dtype=dtype, count=len(chunk) + chunk.offset)
-        values = values[chunk.offset:].copy()
-        if chunk.null_count:
-            bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")
-            values[bits[chunk.offset:chunk.offset + len(chunk)] == 0] = fill
-        parts.append(values)
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
 
 
 def spark_frame(con: Any, table: ir.Table) -> Any:
