@@ -73,6 +73,16 @@ class RunResult:
                                    else _engine_errors(to_arrow, self.evaluation.con, expr))
         return self._fetched[name]
 
+    def stored(self) -> tuple[Any, str] | None:
+        """(DuckDB connection, quoted table name) of the per-customer result when the engine
+        holds it as a DuckDB table, so it can be read there without fetching it."""
+        evaluation = self.evaluation
+        con = getattr(evaluation, "con", None)
+        if getattr(con, "name", "") != "duckdb":
+            return None
+        name = stored_name(evaluation.table)
+        return None if name is None else (con.con, name)
+
     def export_columns(self) -> list[str]:
         return ["customer_id", "tier", *self.metric_columns]
 

@@ -1,97 +1,111 @@
-"""What a run changes in the stored state, computed columnar with Arrow (no per-row Python)."""
+"""What a run changes in the stored state: one DuckDB query over the run's per-customer result
+and the previous state, returning only the rows to write, in customer-id order.
+
+The result is read where it is: the engine's own DuckDB table when the run has one (so an
+unchanged re-run moves no customer rows to Python), else an Arrow table in an in-memory DuckDB.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-SEP = "\x1f"
+PREV = "tiers_prev_state"
+RESULT = "tiers_run_result"
 
 
-def _ne(a: pa.ChunkedArray, b: pa.ChunkedArray) -> pa.ChunkedArray:
-    """Null-safe 'is different'."""
-    import pyarrow.compute as pc
+@dataclass(frozen=True)
+class Staged:
+    """A per-customer result held by DuckDB: its connection and its quoted table name."""
 
-    differ = pc.fill_null(pc.not_equal(a, b), False)
-    return pc.or_(differ, pc.xor(pc.is_null(a), pc.is_null(b)))
-
-
-def _const(value: object, n: int, type_: pa.DataType) -> pa.Array:
-    import pyarrow as pa
-
-    return pa.repeat(pa.scalar(value, type_), n)
+    duck: Any
+    name: str
 
 
-def segments_text(table: pa.Table) -> pa.ChunkedArray:
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if "segments" not in table.column_names:
-        return pa.chunked_array([_const("", table.num_rows, pa.string())])
-    joined = pc.binary_join(table["segments"], SEP)
-    return pc.fill_null(joined, "")
-
-
-def state_changes(result: pa.Table, prev: pa.Table | None, as_of: dt.datetime, run_id: int,
-                  ruleset: str) -> tuple[pa.Table, pa.Table]:
+def state_changes(result: pa.Table | Staged, prev: pa.Table | None, as_of: dt.datetime,
+                  run_id: int, ruleset: str) -> tuple[pa.Table, pa.Table]:
     """Rows of current_tiers to upsert (new or changed customers only) and tier_history rows
-    to append (new customers and tier changes)."""
+    to append (new customers and tier changes), both in customer-id order."""
+    import duckdb
     import pyarrow as pa
-    import pyarrow.compute as pc
 
-    n = result.num_rows
-    ts = pa.timestamp("us")
-    new = pa.table({
-        "customer_id": result["customer_id"].cast(pa.string()),
-        "tier": result["tier"].cast(pa.string()),
-        "tier_rank": result["tier_rank"].cast(pa.int16()),
-        "since_in": (result["tier_since"].cast(ts) if "tier_since" in result.column_names
-                     else pa.chunked_array([_const(None, n, ts)])),
-        "held_until": (result["held_until"].cast(ts) if "held_until" in result.column_names
-                       else pa.chunked_array([_const(None, n, ts)])),
-        "segments": segments_text(result),
-        "event_in": (result["tier_event"].cast(pa.string())
-                     if "tier_event" in result.column_names
-                     else pa.chunked_array([_const(None, n, pa.string())])),
-    })
+    if as_of.tzinfo is not None:
+        as_of = as_of.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    if isinstance(result, Staged):
+        duck, source, own = result.duck, result.name, False
+    else:
+        duck, source, own = duckdb.connect(), RESULT, True
+        duck.register(RESULT, result)
     if prev is None:
+        ts = pa.timestamp("us")
         prev = pa.table({"customer_id": pa.array([], pa.string()),
                          "tier": pa.array([], pa.string()), "tier_rank": pa.array([], pa.int8()),
                          "since": pa.array([], ts), "held_until": pa.array([], ts),
                          "segments_text": pa.array([], pa.string())})
-    p = pa.table({"customer_id": prev["customer_id"], "p_tier": prev["tier"],
-                  "p_rank": prev["tier_rank"].cast(pa.int16()), "p_since": prev["since"],
-                  "p_held": prev["held_until"], "p_segments": prev["segments_text"]})
-    j = new.join(p, "customer_id", join_type="left outer")
-    tier_changed = _ne(j["tier"], j["p_tier"])
-    as_of_col = _const(as_of, j.num_rows, ts)
-    # the engine's tier_since when it gives one; else kept while the tier is unchanged
-    kept_since = pc.if_else(tier_changed, as_of_col, j["p_since"])
-    since = pc.coalesce(j["since_in"], kept_since, as_of_col)
-    changed = pc.or_(pc.or_(tier_changed, _ne(since, j["p_since"])),
-                     pc.or_(_ne(j["held_until"], j["p_held"]), _ne(j["segments"], j["p_segments"])))
-    up = j.filter(changed)
-    upserts = pa.table({
-        "ruleset": _const(ruleset, up.num_rows, pa.string()),
-        "customer_id": up["customer_id"], "tier": up["tier"], "tier_rank": up["tier_rank"],
-        "since": since.filter(changed), "held_until": up["held_until"],
-        "segments": up["segments"], "updated_run": _const(run_id, up.num_rows, pa.int32()),
-    })
-    h = j.filter(tier_changed)
-    derived = pc.if_else(pc.is_null(h["p_tier"]), "entered",
-                         pc.if_else(pc.greater(h["tier_rank"], h["p_rank"]), "upgraded",
-                                    "downgraded"))
-    history = pa.table({
-        "ruleset": _const(ruleset, h.num_rows, pa.string()),
-        "run_id": _const(run_id, h.num_rows, pa.int32()),
-        "customer_id": h["customer_id"], "from_tier": h["p_tier"], "to_tier": h["tier"],
-        "event": pc.coalesce(h["event_in"], derived),
-        "at": _const(as_of, h.num_rows, ts),
-    })
-    # in key order: the store's indexes on customer_id then take the rows in sequence, and a
-    # later read by ruleset walks the table in order (3x faster both ways at 1M customers than
-    # the engine's hash order)
-    return upserts.sort_by("customer_id"), history.sort_by("customer_id")
+    duck.register(PREV, prev)
+    try:
+        types = {row[0]: row[1] for row in duck.execute(f"DESCRIBE {source}").fetchall()}
+        # only the rows to write are kept, so the join runs once for both tables
+        duck.execute("CREATE OR REPLACE TEMP TABLE tiers_state_diff AS "
+                     f"SELECT * FROM ({_diff_sql(source, types, as_of)}) "
+                     "WHERE changed OR tier_changed")
+        upserts = duck.execute(
+            "SELECT ?::VARCHAR AS ruleset, customer_id, tier, tier_rank, since, held_until, "
+            "segments, ?::INTEGER AS updated_run FROM tiers_state_diff WHERE changed "
+            "ORDER BY customer_id", [ruleset, run_id]).to_arrow_table()
+        history = duck.execute(
+            "SELECT ?::VARCHAR AS ruleset, ?::INTEGER AS run_id, customer_id, "
+            "p_tier AS from_tier, tier AS to_tier, event, ?::TIMESTAMP AS at "
+            "FROM tiers_state_diff WHERE tier_changed ORDER BY customer_id",
+            [ruleset, run_id, as_of]).to_arrow_table()
+    finally:
+        duck.execute("DROP TABLE IF EXISTS tiers_state_diff")
+        duck.unregister(PREV)
+        if own:
+            duck.close()
+    return upserts, history
+
+
+def _diff_sql(source: str, types: dict[str, str], as_of: dt.datetime) -> str:
+    """The joined rows, one per customer of the result."""
+
+    def ts(name: str) -> str:
+        if name not in types:
+            return "NULL::TIMESTAMP"
+        # an aware timestamp is kept as its UTC wall clock, as the engine's naive ones are
+        kind = types[name].upper()
+        col = f'r."{name}"'
+        return f"timezone('UTC', {col})" if "TIME ZONE" in kind else f"{col}::TIMESTAMP"
+
+    segments = ("coalesce(array_to_string(r.segments, chr(31)), '')" if "segments" in types
+                else "''")
+    event = "r.tier_event::VARCHAR" if "tier_event" in types else "NULL::VARCHAR"
+    return f"""
+        WITH j AS (
+            SELECT r.customer_id::VARCHAR AS customer_id, r.tier::VARCHAR AS tier,
+                   r.tier_rank::SMALLINT AS tier_rank, {ts("tier_since")} AS since_in,
+                   {ts("held_until")} AS held_until, {segments} AS segments,
+                   {event} AS event_in,
+                   p.tier AS p_tier, p.tier_rank::SMALLINT AS p_rank, p.since AS p_since,
+                   p.held_until AS p_held, p.segments_text AS p_segments,
+                   r.tier::VARCHAR IS DISTINCT FROM p.tier AS tier_changed,
+                   TIMESTAMP '{as_of:%Y-%m-%d %H:%M:%S.%f}' AS as_of
+            FROM {source} r LEFT JOIN {PREV} p ON p.customer_id = r.customer_id::VARCHAR
+        ), s AS (
+            -- the engine's tier_since when it gives one; else kept while the tier is unchanged
+            SELECT *, coalesce(since_in, CASE WHEN tier_changed THEN as_of ELSE p_since END,
+                               as_of) AS since
+            FROM j
+        )
+        SELECT *,
+               tier_changed OR since IS DISTINCT FROM p_since
+                   OR held_until IS DISTINCT FROM p_held
+                   OR segments IS DISTINCT FROM p_segments AS changed,
+               coalesce(event_in, CASE WHEN p_tier IS NULL THEN 'entered'
+                                       WHEN tier_rank > p_rank THEN 'upgraded'
+                                       ELSE 'downgraded' END) AS event
+        FROM s"""

@@ -188,12 +188,13 @@ class StateStore:
     def record(self, result: Any, intents: pa.Table | None = None,
                handle: RunHandle | None = None) -> dict[str, int]:
         """Write the run's state, tier changes and pending intents in one transaction."""
-        from tiers.store.diff import state_changes
+        from tiers.store.diff import Staged, state_changes
 
         handle = handle or result.run
         prev = self.previous_arrow(handle.ruleset)
-        upserts, history = state_changes(result.table, prev, handle.as_of, handle.id,
-                                         handle.ruleset)
+        stored = result.stored() if hasattr(result, "stored") else None
+        source = Staged(*stored) if stored is not None else result.table
+        upserts, history = state_changes(source, prev, handle.as_of, handle.id, handle.ruleset)
         with self.engine.begin() as conn:
             bulk.write(conn, current_tiers, upserts, conflict=("ruleset", "customer_id"),
                        update=("tier", "tier_rank", "since", "held_until", "segments",
@@ -209,7 +210,7 @@ class StateStore:
                 new_intents = conn.execute(sa.select(sa.func.count()).select_from(ledger).where(
                     ledger.c.planned_run == handle.id)).scalar() or 0
             conn.execute(runs.update().where(runs.c.id == handle.id).values(
-                status="recorded", customers=result.table.num_rows, changed=upserts.num_rows,
+                status="recorded", customers=result_rows(result), changed=upserts.num_rows,
                 intents_planned=new_intents, events=json.dumps(result.event_counts)))
         self._previous.pop(handle.ruleset, None)
         return {"changed": upserts.num_rows, "history": history.num_rows,
@@ -336,6 +337,12 @@ class StateStore:
                 conn.execute(secrets.insert().values(name=name, value=value,
                                                      created_at=utcnow()))
         return value
+
+
+def result_rows(result: Any) -> int:
+    """Customers in a run's result, counted by the engine when it did (no fetch needed)."""
+    customers = getattr(result, "customers", None)
+    return customers if isinstance(customers, int) else result.table.num_rows
 
 
 def previous_state_table(table: pa.Table) -> pa.Table:

@@ -1,0 +1,112 @@
+"""The state store's diff: which customers' rows are written and which tier changes are kept,
+computed in DuckDB from an Arrow result or from the engine's own DuckDB table (same answer)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from tiers.store.diff import Staged, state_changes
+
+TS = pa.timestamp("us")
+D1 = dt.datetime(2026, 1, 1)
+H1 = dt.datetime(2026, 6, 30)
+H2 = dt.datetime(2026, 9, 30)
+AS_OF = dt.datetime(2026, 3, 1, 6, 30)
+SINCE = dt.datetime(2026, 2, 14, 12)
+
+PREV = pa.table({
+    "customer_id": ["C1", "C2", "C3", "C4", "C6", "C7"],
+    "tier": ["gold", "silver", "basic", "gold", "gold", "basic"],
+    "tier_rank": pa.array([2, 1, 0, 2, 2, 0], pa.int8()),
+    "since": pa.array([D1] * 6, TS),
+    "held_until": pa.array([None, H1, None, None, None, None], TS),
+    "segments_text": ["a", "", "", "a", "", ""],
+})
+
+RESULT = pa.table({
+    "customer_id": ["C7", "C6", "C5", "C4", "C3", "C2", "C1"],
+    "tier": ["silver", "basic", "basic", "gold", "silver", "silver", "gold"],
+    "tier_rank": pa.array([1, 0, 0, 2, 1, 1, 2], pa.int8()),
+    # the engine's own tier_since for C7 only
+    "tier_since": pa.array([SINCE, None, None, None, None, None, None], TS),
+    "held_until": pa.array([None, None, None, None, None, H2, None], TS),
+    "segments": pa.array([[], [], None, ["a", "b"], [], [], ["a"]], pa.list_(pa.string())),
+    "tier_event": pa.array(["pinned", None, None, None, None, None, None], pa.string()),
+})
+
+
+def _staged(table: pa.Table) -> Staged:
+    duck = duckdb.connect()
+    duck.register("arrow_result", table)
+    duck.execute('CREATE TABLE "run_result" AS SELECT * FROM arrow_result')
+    duck.unregister("arrow_result")
+    return Staged(duck, '"run_result"')
+
+
+@pytest.fixture(params=["arrow", "duckdb table"])
+def source(request):
+    return RESULT if request.param == "arrow" else _staged(RESULT)
+
+
+def test_only_changed_customers_are_written_in_key_order(source):
+    upserts, _ = state_changes(source, PREV, AS_OF, 7, "shop")
+    rows = {r["customer_id"]: r for r in upserts.to_pylist()}
+    # C1: same tier, hold and segments -> not written
+    assert upserts["customer_id"].to_pylist() == ["C2", "C3", "C4", "C5", "C6", "C7"]
+    assert rows["C2"]["since"] == D1 and rows["C2"]["held_until"] == H2   # hold changed only
+    assert rows["C3"]["since"] == AS_OF                                   # tier changed
+    assert rows["C4"]["segments"] == "a\x1fb" and rows["C4"]["since"] == D1
+    assert rows["C5"]["since"] == AS_OF and rows["C5"]["segments"] == ""  # new, no segments
+    assert rows["C7"]["since"] == SINCE                                   # the engine's own
+    assert {r["ruleset"] for r in rows.values()} == {"shop"}
+    assert {r["updated_run"] for r in rows.values()} == {7}
+
+
+def test_history_has_tier_changes_with_their_events(source):
+    _, history = state_changes(source, PREV, AS_OF, 7, "shop")
+    assert history.select(["customer_id", "from_tier", "to_tier", "event"]).to_pylist() == [
+        {"customer_id": "C3", "from_tier": "basic", "to_tier": "silver", "event": "upgraded"},
+        {"customer_id": "C5", "from_tier": None, "to_tier": "basic", "event": "entered"},
+        {"customer_id": "C6", "from_tier": "gold", "to_tier": "basic", "event": "downgraded"},
+        {"customer_id": "C7", "from_tier": "basic", "to_tier": "silver", "event": "pinned"},
+    ]
+    assert set(history["at"].to_pylist()) == {AS_OF}
+    assert set(history["run_id"].to_pylist()) == {7}
+
+
+def test_unchanged_result_writes_nothing():
+    same = pa.table({"customer_id": PREV["customer_id"], "tier": PREV["tier"],
+                     "tier_rank": PREV["tier_rank"], "held_until": PREV["held_until"],
+                     "segments": pa.array([["a"], [], [], ["a"], [], []],
+                                          pa.list_(pa.string()))})
+    for source in (same, _staged(same)):
+        upserts, history = state_changes(source, PREV, AS_OF, 8, "shop")
+        assert upserts.num_rows == 0 and history.num_rows == 0
+
+
+def test_first_run_enters_everyone_and_leaves_the_engines_connection_clean():
+    staged = _staged(RESULT)
+    upserts, history = state_changes(staged, None, AS_OF, 1, "shop")
+    assert upserts.num_rows == history.num_rows == RESULT.num_rows
+    assert set(history["event"].to_pylist()) == {"entered", "pinned"}
+    names = {r[0] for r in staged.duck.execute(
+        "SELECT table_name FROM information_schema.tables").fetchall()}
+    assert names == {"run_result"}
+
+
+def test_aware_timestamps_and_an_aware_as_of_are_kept_as_utc():
+    duck = duckdb.connect()
+    duck.execute("SET TimeZone = 'Asia/Tokyo'")
+    duck.execute("CREATE TABLE r AS SELECT 'C1' AS customer_id, 'gold' AS tier, "
+                 "2::TINYINT AS tier_rank, TIMESTAMPTZ '2026-02-14 12:00:00+00' AS tier_since, "
+                 "TIMESTAMPTZ '2026-06-30 00:00:00+00' AS held_until")
+    tokyo = dt.timezone(dt.timedelta(hours=9))
+    upserts, history = state_changes(Staged(duck, "r"), None,
+                                     dt.datetime(2026, 3, 1, 15, 30, tzinfo=tokyo), 1, "shop")
+    assert upserts["since"].to_pylist() == [SINCE]
+    assert upserts["held_until"].to_pylist() == [H1]
+    assert history["at"].to_pylist() == [AS_OF]
