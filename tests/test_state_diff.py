@@ -110,3 +110,71 @@ def test_aware_timestamps_and_an_aware_as_of_are_kept_as_utc():
     assert upserts["since"].to_pylist() == [SINCE]
     assert upserts["held_until"].to_pylist() == [H1]
     assert history["at"].to_pylist() == [AS_OF]
+
+
+TRICKY = ["plain", "", None, 'qu"ote', "back\\slash", "new\nline\ttab", "ünïcødé ✓ 🎟",
+          "\u2028sep", "x" * 5000]
+
+
+def _stored(tmp_path, name: str, rows: pa.Table, chunk: int | None = None) -> list[tuple]:
+    import sqlalchemy as sa
+
+    from tiers.store import bulk
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / name}")
+    md = sa.MetaData()
+    target = sa.Table("t", md, *[sa.Column(f.name, bulk.sql_type(f.type)) for f in rows.schema])
+    with engine.begin() as conn:
+        md.create_all(conn)
+        bulk.write(conn, target, rows)
+    with engine.connect() as conn:
+        cols = ", ".join(f"{c}, typeof({c})" for c in rows.column_names)
+        out = conn.exec_driver_sql(f"SELECT {cols} FROM t ORDER BY rowid").fetchall()
+    engine.dispose()
+    return [tuple(r) for r in out]
+
+
+def test_bulk_rows_are_stored_as_the_driver_binds_them(tmp_path, monkeypatch):
+    """The JSON insert and plain executemany store the same values and SQLite types, in the
+    given order, across chunks, with columns of one value bound once: text with quotes,
+    escapes, non-ASCII and line separators, '' apart from NULL, 64-bit and negative integers,
+    booleans, timestamps."""
+    from tiers.store import bulk
+
+    n = len(TRICKY)
+    rows = pa.table({
+        "s": TRICKY,
+        "i": pa.array([2**62, -(2**63), 0, None, 7, -1, 3, 4, 5], pa.int64()),
+        "small": pa.array([1, 2, 3, 4, 5, 6, 7, 8, None], pa.int16()),
+        "b": pa.array([True, False, None, True, True, False, True, False, True]),
+        "at": pa.array([AS_OF, None, D1, H1, H2, SINCE, AS_OF, D1, None], TS),
+        # the same in every row: bound once
+        "ruleset": ["shop"] * n, "run": pa.array([3] * n, pa.int32()),
+    })
+    assert rows.num_rows == n
+    monkeypatch.setattr(bulk, "CHUNK", 4)   # three chunks: order kept across them
+    calls = []
+    insert_json = bulk._insert_json
+    monkeypatch.setattr(bulk, "_insert_json", lambda *a: calls.append(1) or insert_json(*a))
+    by_json = _stored(tmp_path, "json.db", rows)
+    assert calls == [1]
+    monkeypatch.setattr(bulk, "_json_ready", lambda table: False)
+    by_driver = _stored(tmp_path, "driver.db", rows)
+    assert by_json == by_driver
+    assert [r[0] for r in by_json] == TRICKY
+    assert by_json[0][2] == 2**62 and by_json[1][2] == -(2**63)
+
+
+def test_text_with_a_nul_is_bound_by_the_driver_and_kept_whole(tmp_path, monkeypatch):
+    from tiers.store import bulk
+
+    rows = pa.table({"s": ["a\x00b", "c"]})
+    assert not bulk._json_ready(rows)
+    assert bulk._json_ready(pa.table({"s": ["ab", "c"]}))
+    assert not bulk._json_ready(pa.table({"f": [1.5]}))   # floats keep the driver's binding
+    assert [r[0] for r in _stored(tmp_path, "nul.db", rows)] == ["a\x00b", "c"]
+
+
+def test_rows_of_one_value_each_are_all_bound(tmp_path):
+    rows = pa.table({"ruleset": ["shop"], "n": pa.array([1], pa.int64())})
+    assert _stored(tmp_path, "one.db", rows) == [("shop", "text", 1, "integer")]

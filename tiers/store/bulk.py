@@ -47,16 +47,76 @@ def write(conn: sa.Connection, target: sa.Table, rows: pa.Table,
         _copy(conn, target, rows, conflict, update, where)
         return
     cols = ", ".join(names)
-    marks = ", ".join("?" for _ in names)
-    sql = f"INSERT INTO {target.name} ({cols}) VALUES ({marks})"
+    tail = ""
     if conflict:
-        sql += f" ON CONFLICT ({', '.join(conflict)}) "
-        sql += _on_conflict(target, update, where)
+        tail = f" ON CONFLICT ({', '.join(conflict)}) " + _on_conflict(target, update, where)
     ready = _sqlite_ready(rows)
+    if _json_ready(ready):
+        _insert_json(conn, target.name, ready, tail)
+        return
+    marks = ", ".join("?" for _ in names)
+    sql = f"INSERT INTO {target.name} ({cols}) VALUES ({marks}){tail}"
     for start in range(0, ready.num_rows, CHUNK):
         chunk = ready.slice(start, CHUNK)
         params = list(zip(*(c.to_pylist() for c in chunk.columns), strict=True))
         conn.exec_driver_sql(sql, params)  # type: ignore[arg-type]
+
+
+def _json_ready(table: pa.Table) -> bool:
+    """Whether every value goes through JSON unchanged: text without NUL, integers, booleans
+    (SQLite's ``->>`` gives back the same text, integer or 0/1 as the driver would bind)."""
+    import sqlite3
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if sqlite3.sqlite_version_info < (3, 38):  # ->> arrived in 3.38
+        return False
+    for col in table.columns:
+        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            if pc.any(pc.match_substring(col, "\x00")).as_py():
+                return False
+        elif not (pa.types.is_integer(col.type) or pa.types.is_boolean(col.type)
+                  or pa.types.is_null(col.type)):
+            return False
+    return True
+
+
+def _insert_json(conn: sa.Connection, name: str, ready: pa.Table, tail: str) -> None:
+    """Insert through SQLite's json_each: DuckDB writes each chunk of rows as one JSON array of
+    arrays and SQLite unpacks it in C, instead of Python binding each value. A column holding
+    one value in every row (the ruleset, the run) is bound once instead."""
+    import duckdb
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    constant: dict[str, object] = {}
+    for col_name, col in zip(ready.column_names, ready.columns, strict=True):
+        if col.null_count == 0 and len(col):
+            low, high = pc.min_max(col).values()
+            if low == high:
+                constant[col_name] = col[0].as_py()
+    varying = [c for c in ready.column_names if c not in constant]
+    picks = [f"value ->> {varying.index(c)}" if c not in constant else "?"
+             for c in ready.column_names]
+    params = tuple(constant[c] for c in ready.column_names if c in constant)
+    sql = (f"INSERT INTO {name} ({', '.join(ready.column_names)}) SELECT {', '.join(picks)} "
+           f"FROM json_each(?) WHERE true{tail}")
+    if not varying:
+        varying = ready.column_names[:1]
+    quoted = ", ".join('"' + c.replace('"', '""') + '"' for c in varying)
+    duck = duckdb.connect()
+    try:
+        duck.register("tiers_rows", ready.select(varying).append_column(
+            "tiers_row", pa.array(range(ready.num_rows), pa.int64())))
+        chunks = duck.execute(
+            f"SELECT '[' || string_agg(json_array({quoted})::VARCHAR, ',' ORDER BY tiers_row) "
+            f"|| ']' FROM tiers_rows GROUP BY tiers_row // {CHUNK} ORDER BY min(tiers_row)"
+        ).fetchall()
+    finally:
+        duck.close()
+    for (chunk,) in chunks:
+        conn.exec_driver_sql(sql, (*params, chunk))
 
 
 def _on_conflict(target: sa.Table, update: Sequence[str] | None, where: str | None) -> str:
