@@ -86,3 +86,31 @@ def test_unknown_tier_in_multipliers(tmp_path):
     with pytest.raises(RulesetError) as info:
         load_ruleset(path)
     assert info.value.problems[0].path == "policies[0].multipliers.gld"
+
+
+DECIMAL_ORDERS = [("a", "2026-03-02 00:00:00", "10000.00"),   # gold: 100 x 1.13 = 113
+                  ("a", "2026-03-03 00:00:00", "-100.00"),    # gold refund: floor(-1.13) = -2
+                  ("b", "2026-03-02 00:00:00", "700.00")]     # no history: 7 x 1
+DECIMAL_HISTORY = (HISTORY[0], [("a", "gold", "2026-03-01 00:00:00", "")])
+DECIMAL_BODY = BODY.replace("{silver: 2, gold: 3}", "{silver: 1.5, gold: 1.13}")
+
+
+def decimal_ruleset(tmp_path):
+    return make_ruleset(tmp_path, DECIMAL_BODY, DECIMAL_ORDERS, CUSTOMERS,
+                        tables={"tier_history": DECIMAL_HISTORY})
+
+
+def test_decimal_multipliers_are_exact(tmp_path):
+    """1.13 x 100 points is 113, not the 112 a float 1.13 floors to; a refund rounds down
+    (-1 x 1.13 = -1.13 -> -2). tests/test_spark_engine.py checks Spark gives the same."""
+    got = run_rows(decimal_ruleset(tmp_path))
+    assert {c: r["points_balance"] for c, r in got.items()} == {"a": 111, "b": 7, "c": 0}
+
+
+def test_scaled_multipliers():
+    from tiers.plugins.policies.points import scaled_multipliers
+
+    assert scaled_multipliers({"s": 2, "g": 3.0}) == ({"s": 2, "g": 3}, 0)
+    assert scaled_multipliers({"s": 1.5, "g": 1.13}) == ({"s": 150, "g": 113}, 2)
+    assert scaled_multipliers({"g": 100, "z": 0}) == ({"g": 100, "z": 0}, 0)
+    assert scaled_multipliers({"g": 1 / 3}) is None

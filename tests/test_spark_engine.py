@@ -31,6 +31,7 @@ from tiers.cli.app import app, build_app
 from tiers.core.errors import TiersError
 from tiers.engine.backends import connect
 from tiers.engine.backends import spark as tiers_spark
+from tiers.engine.evaluate import evaluate
 from tiers.engine.metrics import whole_days_between
 from tiers.engine.readers import read_parquet, widen
 from tiers.pipeline import run
@@ -268,3 +269,14 @@ def test_session_is_configured_for_identical_results(spark_con: Any) -> None:
     out = spark_con.to_pyarrow(t)
     assert out["n"].to_pylist() == [2, None, 0]
     assert out["s"].to_pylist() == ["a", None, "c"]
+
+
+def test_decimal_point_multipliers_are_exact_on_spark(spark_con: Any, tmp_path: Path) -> None:
+    """100 x 1.13 points is 113 on Spark as on DuckDB (a double would floor it to 112)."""
+    from tests.test_policy_points import decimal_ruleset
+
+    loaded = load_ruleset(decimal_ruleset(tmp_path))
+    ev = evaluate(loaded, None, spark_con)
+    got = {r["customer_id"]: r["points_balance"]
+           for r in spark_con.to_pyarrow(ev.table).to_pylist()}
+    assert got == {"a": 111, "b": 7, "c": 0}
