@@ -128,16 +128,16 @@ def customer_metrics(
             customers.signup_date.isnull() | (customers.signup_date.cast("timestamp") < as_of)
         )
 
-    ids = orders.select("customer_id").distinct()
     orders = _with_signup(orders, customers, specs)
     per_orders = orders.group_by("customer_id").aggregate(**_order_aggregates(orders, specs, as_of))
     if customers is None:
-        # the aggregate already has one row per customer; joining it onto the DISTINCT ids of
-        # the same orders would read them twice
         result = per_orders
     else:
-        ids = ids.union(customers.select("customer_id"), distinct=True)
-        result = attach(attach(ids, customers), per_orders)
+        # everyone with an order or a customer row: one outer join of the two, so the orders
+        # are read once (the DISTINCT ids of the orders cost a second hash over every order)
+        joined = customers.outer_join(per_orders, "customer_id")
+        result = joined.mutate(customer_id=joined.customer_id.fill_null(
+            joined.customer_id_right)).drop("customer_id_right")
 
     by_table: dict[str, list[MetricSpec]] = {}
     for spec in specs:
