@@ -158,15 +158,23 @@ def _copy(conn: sa.Connection, target: sa.Table, rows: pa.Table, conflict: Seque
 CURRENT_COLUMNS = ("customer_id", "tier", "tier_rank", "since", "held_until", "segments")
 
 
+def current_types() -> dict[str, pa.DataType]:
+    """read_current's columns and their Arrow types."""
+    import pyarrow as pa
+
+    ts = pa.timestamp("us")
+    return {"customer_id": pa.string(), "tier": pa.string(), "tier_rank": pa.int8(),
+            "since": ts, "held_until": ts, "segments_text": pa.string()}
+
+
 def read_current(conn: sa.Connection, ruleset: str) -> pa.Table:
     """A ruleset's current_tiers as Arrow, parsed columnar: COPY to CSV on PostgreSQL, plain
     driver rows on SQLite (timestamps stay text until Arrow casts them)."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    ts = pa.timestamp("us")
-    types = {"customer_id": pa.string(), "tier": pa.string(), "tier_rank": pa.int8(),
-             "since": ts, "held_until": ts, "segments_text": pa.string()}
+    types = current_types()
+    ts = types["since"]
     cols = ", ".join(CURRENT_COLUMNS)
     raw = conn.connection.dbapi_connection
     assert raw is not None

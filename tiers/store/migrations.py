@@ -21,13 +21,22 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
+from tiers.store import snapshot
 from tiers.store.errors import StoreError
-from tiers.store.schema import metadata, schema_version
+from tiers.store.schema import metadata, schema_version, state_snapshots
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+
+def _add_state_snapshots(conn: sa.Connection) -> None:
+    state_snapshots.create(conn)
+    snapshot.install_triggers(conn)
+
 
 # version -> upgrade from version - 1; version 1 is the initial schema (create_all).
-MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {}
+MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {
+    2: _add_state_snapshots,
+}
 
 
 def current_version(conn: sa.Connection) -> int | None:
@@ -50,6 +59,7 @@ def migrate(engine: sa.Engine, url: str) -> int:
                                  "created by tiers or was damaged. Point TIERS_STATE_URL at a "
                                  "new database or restore a backup.")
             metadata.create_all(conn)
+            snapshot.install_triggers(conn)
             conn.execute(schema_version.insert().values(version=SCHEMA_VERSION, applied_at=now))
             return 0
         if found > SCHEMA_VERSION:

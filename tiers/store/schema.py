@@ -60,6 +60,15 @@ current_tiers = sa.Table(
     sa.Column("updated_run", sa.Integer, nullable=False),
 )
 
+# current_tiers of one ruleset as compressed Arrow, in parts (see snapshot.py)
+state_snapshots = sa.Table(
+    "state_snapshots", metadata,
+    sa.Column("ruleset", sa.String(200), primary_key=True),
+    sa.Column("part", sa.Integer, primary_key=True),
+    sa.Column("rows", sa.BigInteger, nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)
+
 tier_history = sa.Table(
     "tier_history", metadata,
     sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,

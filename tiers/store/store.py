@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from tiers.store import bulk, lock
+from tiers.store import bulk, lock, snapshot
 from tiers.store.errors import StoreError, unusable_store
 from tiers.store.location import redact, sqlite_path
 from tiers.store.migrations import SCHEMA_VERSION, current_version, migrate
@@ -103,6 +103,9 @@ class StateStore:
         except sa.exc.DatabaseError as exc:
             raise unusable_store(url, exc) from None
         self._previous: dict[str, pa.Table] = {}
+        # rulesets whose previous state came from current_tiers row by row: their next
+        # record writes a snapshot even when nothing changed
+        self._unsnapped: set[str] = set()
 
     def __repr__(self) -> str:
         return f"StateStore({redact(self.url)!r})"
@@ -167,7 +170,10 @@ class StateStore:
         if not self.exists:
             return None
         with reading(self.engine) as conn:
-            table = bulk.read_current(conn, ruleset)
+            table = snapshot.read(conn, ruleset)
+            if table is None:
+                table = bulk.read_current(conn, ruleset)
+                self._unsnapped.add(ruleset)
         if table.num_rows == 0:
             return None
         self._previous[ruleset] = table
@@ -200,6 +206,8 @@ class StateStore:
                        update=("tier", "tier_rank", "since", "held_until", "segments",
                                "updated_run"))
             bulk.write(conn, tier_history, history)
+            if upserts.num_rows or handle.ruleset in self._unsnapped:
+                snapshot.write(conn, handle.ruleset, snapshot.merged(prev, upserts))
             new_intents = 0
             if intents is not None and intents.num_rows:
                 # an intent still open takes the fresh plan's payload (fixed data or
@@ -213,6 +221,7 @@ class StateStore:
                 status="recorded", customers=result_rows(result), changed=upserts.num_rows,
                 intents_planned=new_intents, events=json.dumps(result.event_counts)))
         self._previous.pop(handle.ruleset, None)
+        self._unsnapped.discard(handle.ruleset)
         return {"changed": upserts.num_rows, "history": history.num_rows,
                 "new_intents": new_intents}
 
