@@ -154,13 +154,14 @@ def _empty_previous(table: ir.Table) -> ir.Table:
         prev_segments=ibis.null("array<string>"))
 
 
-def _include_previous_customers(table: ir.Table, prev: ir.Table,
-                                loaded: LoadedRuleset) -> ir.Table:
-    """Customers known only from the previous state stay in the result, with no activity:
-    their metrics take the values of a customer without orders, so retention decides."""
-
-    ids = table.select("customer_id").union(prev.select("customer_id"), distinct=True)
-    table = attach(ids, table)
+def _with_previous(table: ir.Table, prev: ir.Table, loaded: LoadedRuleset) -> ir.Table:
+    """The previous state's columns beside this run's metrics, by one outer join: customers
+    known only from the previous state stay in the result, with no activity (their metrics take
+    the values of a customer without orders, so retention decides). One join, where the ids'
+    DISTINCT union joined to both sides cost DuckDB a second of a 1M-customer re-run."""
+    joined = table.outer_join(prev, "customer_id")
+    table = joined.mutate(customer_id=joined.customer_id.fill_null(
+        joined.customer_id_right)).drop("customer_id_right")
     fills = {s.column: table[s.column].fill_null(s.default)
              for s in loaded.metric_specs if s.default is not None}
     for column in ("lifetime_spend", "lifetime_orders"):
@@ -264,7 +265,7 @@ def evaluate(loaded: LoadedRuleset, as_of: Any = None, con: Any = None,
         table = register(con, table, "metrics")
     prev = _previous_columns(previous, tier_ids)
     if prev is not None:
-        table = _include_previous_customers(table, prev, loaded)
+        table = _with_previous(table, prev, loaded)
     table = add_policy_columns(loaded, tables, table, instant, con if stage else None)
 
     # candidates, then the hit policy: the tier entered on this run's metrics
@@ -272,7 +273,8 @@ def evaluate(loaded: LoadedRuleset, as_of: Any = None, con: Any = None,
     table = table.mutate(**ranks)
     table = table.mutate(entry_rank=_entry_rank(loaded, [table[c] for c in ranks]))
     table = table.mutate(segments=segments_array(segment_conditions(loaded.policies, table)))
-    table = attach(table, prev) if prev is not None else _empty_previous(table)
+    if prev is None:
+        table = _empty_previous(table)
 
     # maintenance, retention, then manual pins have the last word
     maintain = compile_conditions(loaded, table, "maintain")
