@@ -173,3 +173,30 @@ def test_merged_without_a_previous_state_is_the_upserts(prev):
     assert out.to_pylist() == [{"customer_id": "C1", "tier": "gold", "tier_rank": 2,
                                 "since": dt.datetime(2026, 1, 1), "held_until": None,
                                 "segments_text": "a\x1fb"}]
+
+
+def test_previous_state_on_duckdb_is_a_view_with_the_state_schema(tmp_path):
+    import ibis
+
+    from tiers.core.record import PREVIOUS_STATE_SCHEMA
+    from tiers.store.store import previous_state_table
+
+    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+    record(store, RUNS[0], 1)
+    con = ibis.duckdb.connect()
+    first = store.previous("shop", con)
+    expected = previous_state_table(store.previous_arrow("shop")).sort_by("customer_id")
+    # the same columns and types as the in-memory table other engines get
+    assert first.schema() == ibis.memtable(expected).schema()
+    assert list(first.columns) == list(PREVIOUS_STATE_SCHEMA)
+    got = con.to_pyarrow(first.order_by("customer_id"))
+    assert got.cast(expected.schema).equals(expected)
+    assert got.column("segments").to_pylist() == [["big", "new"], [], ["ünïcode"]]
+    # a second read on the same connection, after the state moved on, gets a view of its
+    # own: the first keeps reading the rows it was made from
+    record(store, RUNS[2], 2)
+    second = store.previous("shop", con)
+    assert second.get_name() != first.get_name()
+    assert con.to_pyarrow(first.order_by("customer_id")).equals(got)
+    assert con.to_pyarrow(second).num_rows == 4
+    store.dispose()
