@@ -17,9 +17,11 @@ from typing import TYPE_CHECKING, Any
 from tiers.core.errors import DataError, PluginError, Problem, RulesetError, TiersError
 from tiers.core.hookspecs import hookimpl
 from tiers.core.version import __version__
+from tiers.engine.lazy_compilers import install as _install_lazy_compilers
 from tiers.moved import install as _install_moved
 
 _install_moved()
+_install_lazy_compilers()
 
 if TYPE_CHECKING:
     from tiers.actions.templates import TemplateError
