@@ -577,7 +577,8 @@ def _first_pass(check: RowCheck, parsed: ir.Table, data_columns: list[str]
 
     Unique keys (order ids; customer ids in the customers table) among usable rows rule out
     both kinds of duplicate (identical rows share their key), which one distinct count per key
-    settles; without a key, the distinct usable rows are counted.
+    settles. Without a key, the usable rows' distinct hashes are counted in the same scan,
+    and only when they are fewer than the rows are the distinct rows themselves counted.
     """
     options = check.options
     ok = parsed[REJECT].isnull()
@@ -592,9 +593,11 @@ def _first_pass(check: RowCheck, parsed: ir.Table, data_columns: list[str]
         metrics["id_rows"] = parsed.count(where=ok)
     plain = _named(check, parsed)
     ids_plain = False
+    # without a key, identical rows are told apart by their count of distinct row hashes
+    hashed = data_columns if plain is not None and not use_keys and check_rows_ else []
     if plain is not None:
         fixes = [c for c in parsed.columns if c.startswith(FIX_KEY)]
-        clean = _first_pass_sql(check, plain, list(keys) if use_keys else [], fixes)
+        clean = _first_pass_sql(check, plain, list(keys) if use_keys else [], fixes, hashed)
         if clean["rows"] != clean["n"]:
             return {None: clean["n"]}, True, False
         counts: dict[str | None, int] = {None: clean["n"]}
@@ -614,6 +617,8 @@ def _first_pass(check: RowCheck, parsed: ir.Table, data_columns: list[str]
     if not check_rows_:
         return counts, False, ids_plain
     if plain is not None:
+        if clean["row_hashes"] == clean["n"]:  # no two usable rows alike (see above)
+            return counts, False, ids_plain
         listed = ", ".join(_quote(c) for c in data_columns)
         distinct = check.con.raw_sql(
             f"SELECT count(*) AS n FROM (SELECT DISTINCT {listed} FROM {_quote(plain)} "
@@ -638,12 +643,17 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _first_pass_sql(check: RowCheck, name: str, keys: list[str], fixes: Sequence[str] = ()
-                    ) -> dict[str, Any]:
+def _first_pass_sql(check: RowCheck, name: str, keys: list[str], fixes: Sequence[str] = (),
+                    hashed: Sequence[str] = ()) -> dict[str, Any]:
     """:func:`_first_pass`'s aggregate written directly, over the usable rows (``n``) and
     all rows (``rows``): a statement this small costs DuckDB nothing to plan, while Ibis
     would compile it like any other graph. No grouping by reason: most loads are clean, and
-    one that is not is counted again after the duplicate policy."""
+    one that is not is counted again after the duplicate policy.
+
+    ``hashed``: columns whose usable rows' distinct 64-bit hashes are counted
+    (``row_hashes``). Never more than the distinct rows, so as many as ``n`` proves no two
+    alike; fewer (a repeat, or two rows whose hashes collide) calls for the exact DISTINCT.
+    In this one scan it costs a fraction of that DISTINCT's own (2M survey rows: 0.27 s)."""
     ok = f"{_quote(REJECT)} IS NULL"
     columns = ["count(*) AS rows", f"count(*) FILTER (WHERE {ok}) AS n"]
     if keys:
@@ -651,6 +661,9 @@ def _first_pass_sql(check: RowCheck, name: str, keys: list[str], fixes: Sequence
                     for k in keys]
         columns.append(f"count(*) FILTER (WHERE {ok}) AS id_rows")
     columns += [f"coalesce(bool_or({_quote(c)}), false) AS {_quote(c)}" for c in fixes]
+    if hashed:
+        listed = ", ".join(_quote(c) for c in hashed)
+        columns.append(f"count(DISTINCT hash({listed})) FILTER (WHERE {ok}) AS row_hashes")
     sql = f"SELECT {', '.join(columns)} FROM {_quote(name)}"
     return check.con.raw_sql(sql).fetch_arrow_table().to_pylist()[0]
 
