@@ -70,6 +70,18 @@ def test_a_run_with_a_previous_state_reads_every_query_back(project, tmp_path):
     assert "entered" not in first["events"] and first["events"]["retained"] == 4000
 
 
+def test_explain_with_a_recorded_state_reads_every_query_back(project, tmp_path):
+    cache, state = tmp_path / "cache", tmp_path / "state.db"
+    tiers("run", project / "retail.yaml", "--state", state, cache=cache)
+    first = tiers("explain", project / "retail.yaml", "C02049", "--state", state, cache=cache,
+                  seed="1")
+    kept = entries(cache)
+    again = tiers("explain", project / "retail.yaml", "C02049", "--state", state, cache=cache,
+                  seed="2")
+    assert entries(cache) == kept
+    assert again == first and first["previous_tier"] == first["tier"]
+
+
 def test_the_cache_is_private_to_the_user(project, tmp_path):
     cache = tmp_path / "cache"
     tiers("run", project / "retail.yaml", "--dry-run", cache=cache)
