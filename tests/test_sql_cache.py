@@ -161,3 +161,51 @@ def test_old_entries_are_removed_beyond_the_limit(tmp_path, monkeypatch):
     # an entry read back is the SQL of its own graph
     assert sqlcache.compile_sql(con, t.filter(t.a > 11)) == sqls[11]
     assert sqlcache.compile_sql(con, t.filter(t.a > 3)) == con.compile(t.filter(t.a > 3))
+
+
+def test_pinned_tiers_read_their_sql_back_and_a_changed_pin_takes_effect(project, tmp_path):
+    # pins are an in-memory table with a name drawn anew each run: the SQL is kept with a
+    # placeholder for it, so an unchanged run compiles nothing and new pins still count
+    cache = tmp_path / "cache"
+    ruleset = project / "retail.yaml"
+    pins = project / "pins.csv"
+    pins.write_text("customer_id,tier,until,reason\nC02049,vip,,goodwill\n", encoding="utf-8")
+    ruleset.write_text(ruleset.read_text(encoding="utf-8") + "\noverrides: pins.csv\n",
+                       encoding="utf-8")
+    first = tiers("explain", ruleset, "C02049", cache=cache, seed="1")
+    kept = entries(cache)
+    assert first["tier"] == "vip"
+    again = tiers("explain", ruleset, "C02049", cache=cache, seed="2")
+    assert entries(cache) == kept and again == first
+    pins.write_text("customer_id,tier,until,reason\nC02049,normal,,review\n", encoding="utf-8")
+    moved = tiers("explain", ruleset, "C02049", cache=cache, seed="3")
+    assert entries(cache) == kept  # the same SQL, over the new pin
+    assert moved["tier"] == "normal"
+    assert moved == tiers("explain", ruleset, "C02049", cache="none")
+
+
+def test_in_memory_tables_are_keyed_by_schema_not_name_nor_data(tmp_path, monkeypatch):
+    import ibis
+    import pyarrow as pa
+
+    from tiers.engine.sqlcache import compile_sql
+
+    monkeypatch.setenv("TIERS_CACHE_DIR", str(tmp_path / "cache"))
+    con = ibis.duckdb.connect()
+
+    def total(values, kind="int64"):
+        t = ibis.memtable(pa.table({"v": pa.array(values, kind)}))
+        expr = t.aggregate(total=t.v.sum())
+        sql = compile_sql(con, expr)
+        con._run_pre_execute_hooks(expr)  # registers the in-memory table under its name
+        return t.op().name, sql, con.raw_sql(sql).fetchone()[0]
+
+    name, sql, value = total([1, 2])
+    assert name in sql and value == 3
+    kept = entries(tmp_path / "cache")
+    name2, sql2, value2 = total([10, 20, 30])
+    assert entries(tmp_path / "cache") == kept  # read back
+    assert name2 in sql2 and name not in sql2 and value2 == 60
+    assert "\x1f" not in sql2
+    total([1], "int32")  # another schema: its own entry
+    assert len(entries(tmp_path / "cache")) == len(kept) + 1

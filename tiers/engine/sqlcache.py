@@ -7,6 +7,11 @@ the backend: anything that could change the SQL changes the key, so an entry is 
 only unused. Graphs that differ only in what they read (another day's as-of, another
 customer) get entries of their own; the oldest are removed beyond :data:`MAX_ENTRIES`.
 
+In-memory tables (manual pins, rows a source or an action hands over as Arrow) are keyed by
+their place in the graph and their schema, not by their data, nor by the name Ibis draws at
+random for each: the SQL only names them, so it is kept with a placeholder for each name and
+read back with this run's names.
+
 Where: ``$TIERS_CACHE_DIR``, else ``$XDG_CACHE_HOME/tiers/sql``, else ``~/.cache/tiers/sql``;
 ``TIERS_CACHE_DIR=none`` keeps nothing. The entries are private to the user (0600 in a 0700
 folder): the SQL holds the ruleset's literals, such as the customer an explain is about. A
@@ -34,19 +39,43 @@ _SUFFIX = ".sql"
 def compile_sql(con: Any, expr: ir.Expr) -> str:
     """``con.compile(expr)``, read from the cache when the same graph was compiled before."""
     folder = cache_dir()
-    key = _key(con, expr) if folder is not None else None
-    if key is None or folder is None:
+    if folder is None:
+        return con.compile(expr)
+    names = _memtable_names(expr)
+    key = _key(con, expr, names)
+    if key is None:
         return con.compile(expr)
     path = folder / f"{key}{_SUFFIX}"
     try:
         sql = path.read_text(encoding="utf-8")
         if sql:
+            for i, name in enumerate(names):
+                sql = sql.replace(_placeholder(i), name)
             return sql
     except (OSError, UnicodeDecodeError):
         pass
     sql = con.compile(expr)
-    _store(folder, path, sql)
+    kept = sql
+    for i, name in enumerate(names):
+        kept = kept.replace(name, _placeholder(i))
+    _store(folder, path, kept)
     return sql
+
+
+def _memtable_names(expr: ir.Expr) -> list[str]:
+    """The names of the graph's in-memory tables, in the graph's own order."""
+    import ibis.expr.operations as ops
+
+    names: list[str] = []
+    for op in expr.op().find(ops.InMemoryTable):
+        if op.name not in names:
+            names.append(op.name)
+    return names
+
+
+def _placeholder(index: int) -> str:
+    # U+001F never appears in an Ibis table name nor, unescaped, in compiled SQL
+    return f"\x1ftiers-memtable-{index}\x1f"
 
 
 def cache_dir() -> Path | None:
@@ -66,9 +95,13 @@ class _KeyPickler(pickle.Pickler):
     classes and functions, which may not pickle, stand in by name, and sets of names by
     their sorted names."""
 
-    def __init__(self, file: io.BytesIO, backend_class: type) -> None:
+    def __init__(self, file: io.BytesIO, backend_class: type, memtables: list[str]) -> None:
         super().__init__(file, protocol=5)
         self.backend_class = backend_class
+        self.memtables = memtables
+        import ibis.expr.operations as ops
+
+        self.memtable_class = ops.InMemoryTable
 
     def persistent_id(self, obj: Any) -> Any:
         kind = type(obj)
@@ -78,18 +111,21 @@ class _KeyPickler(pickle.Pickler):
             return f"{getattr(obj, '__module__', '')}.{obj.__qualname__}"
         if isinstance(obj, self.backend_class):
             return f"backend:{obj.name}"
+        if kind is self.memtable_class and obj.name in self.memtables:
+            return ("memtable", self.memtables.index(obj.name),
+                    tuple((n, str(t)) for n, t in obj.schema.items()))
         if kind in (set, frozenset) and all(isinstance(x, str) for x in obj):
             # a set's order follows string hashing, which differs between processes
             return ("set", *sorted(obj))
         return None
 
 
-def _key(con: Any, expr: ir.Expr) -> str | None:
+def _key(con: Any, expr: ir.Expr, memtables: list[str]) -> str | None:
     from ibis.backends import BaseBackend
 
     buffer = io.BytesIO()
     try:
-        _KeyPickler(buffer, BaseBackend).dump(expr.op())
+        _KeyPickler(buffer, BaseBackend, memtables).dump(expr.op())
     except Exception:  # an object that neither pickles nor has a name: compile it every time
         return None
     digest = hashlib.sha256(_versions(getattr(con, "name", "")).encode())
