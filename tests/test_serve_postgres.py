@@ -27,9 +27,26 @@ def pg_url():
     try:
         yield url
     finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        _drop(admin, name)
         admin.dispose()
+
+
+def _drop(admin, name: str) -> None:
+    """Drop the test's database. An autovacuum worker busy in it belongs to no role the test
+    user may signal, so FORCE is refused until the worker is done: try again for a while."""
+    import time
+
+    import sqlalchemy as sa
+
+    for attempt in range(50):
+        try:
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            return
+        except sa.exc.ProgrammingError:
+            if attempt == 49:
+                raise
+            time.sleep(0.2)
 
 
 def test_serve_reads_a_postgresql_store(tmp_path, pg_url):
