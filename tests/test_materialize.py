@@ -34,3 +34,23 @@ def test_a_run_does_not_import_pandas() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_out_fetches_only_the_exported_columns(tmp_path: Path) -> None:
+    """--out moves the exported columns out of the engine, not the whole per-customer result,
+    and writes the same values as the result holds."""
+    import pyarrow.parquet as pq
+
+    from tests.shop import write_shop
+    from tiers.pipeline import run
+    from tiers.ruleset.loader import load_ruleset
+
+    ruleset = write_shop(tmp_path)
+    out = tmp_path / "out.parquet"
+    result = run(load_ruleset(ruleset), out=out)
+    assert "table" not in result._fetched
+    written = pq.read_table(out)
+    assert written.column_names == result.export_columns()
+    assert written.sort_by("customer_id").equals(
+        result.table.select(result.export_columns()).sort_by("customer_id"))
+    assert written.num_rows == 6

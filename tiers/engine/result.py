@@ -159,4 +159,9 @@ def materialize(loaded: LoadedRuleset, instant: dt.datetime, con: Any, previous:
 
 
 def table_for_export(result: RunResult) -> pa.Table:
-    return result.table.select(result.export_columns())
+    columns = result.export_columns()
+    if "table" in result._fetched or result.evaluation is None:
+        return result.table.select(columns)
+    # only the exported columns leave the engine (a fifth of the result's at 1M customers)
+    evaluation = result.evaluation
+    return _engine_errors(to_arrow, evaluation.con, evaluation.table.select(*columns))
