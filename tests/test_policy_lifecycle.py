@@ -67,3 +67,46 @@ def test_bad_config(tmp_path, body, message):
     with pytest.raises(RulesetError) as info:
         load_ruleset(path)
     assert message in info.value.render()
+
+
+def test_the_latest_two_orders_match_the_window_on_ties(tmp_path, monkeypatch):
+    """DuckDB's path (the two latest timestamps of one aggregate, ties looked up again) gives
+    the window's first days and gap for every customer: one order, two at one instant, three
+    at one instant after an earlier order, and many random ones with repeats."""
+    import datetime as dt
+    import random
+
+    import ibis
+
+    path = make_ruleset(tmp_path, HEAD + "  - type: lifecycle\n", ORDERS, CUSTOMERS)
+    loaded = load_ruleset(path)
+    (policy,) = loaded.policies
+    rng = random.Random(7)
+    base = dt.datetime(2026, 1, 1)
+    rows = [("one", base), ("pair", base), ("pair", base),
+            ("three", base), ("three", base + dt.timedelta(days=5)),
+            ("three", base + dt.timedelta(days=5)), ("three", base + dt.timedelta(days=5))]
+    rows += [(f"c{rng.randrange(300)}", base + dt.timedelta(hours=rng.randrange(40)))
+             for _ in range(3000)]
+    as_of = dt.datetime(2026, 7, 1)
+    con = ibis.duckdb.connect()
+    orders = con.create_table("orders", ibis.memtable({
+        "customer_id": [r[0] for r in rows], "order_ts": [r[1] for r in rows],
+        "amount": [10.0] * len(rows)}))
+
+    from tiers.plugins.policies import lifecycle
+
+    assert lifecycle.on_duckdb(orders) and not lifecycle.on_duckdb(ibis.memtable({"a": [1]}))
+
+    def per_customer(engine: str) -> dict:
+
+        monkeypatch.setattr(lifecycle, "on_duckdb", lambda table: engine == "duckdb")
+        table = policy.customer_table({"orders": orders}, as_of)
+        assert ("OVER" in ibis.to_sql(table, dialect="duckdb")) == (engine != "duckdb")
+        return {r["customer_id"]: (r["lifecycle_first_days"], r["lifecycle_gap_days"])
+                for r in con.to_pyarrow(table).to_pylist()}
+
+    fast, window = per_customer("duckdb"), per_customer("pyspark")
+    assert fast == window
+    assert fast["one"][1] is None and fast["pair"][1] is None and fast["three"][1] == 5
+    assert sum(1 for _, gap in fast.values() if gap == 0) > 10  # gaps under a day
