@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -356,6 +357,10 @@ def result_rows(result: Any) -> int:
     return customers if isinstance(customers, int) else result.table.num_rows
 
 
+# the previous-state views made on each connection (asking DuckDB's catalog costs more)
+_PREVIOUS_VIEWS: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+
+
 def previous_on_duckdb(con: Any, ruleset: str, table: pa.Table) -> ir.Table:
     """The previous state as a DuckDB view over the Arrow rows, segments split there: no
     copy, and a name that is the same in every run of the ruleset, so the queries joining it
@@ -364,11 +369,11 @@ def previous_on_duckdb(con: Any, ruleset: str, table: pa.Table) -> ir.Table:
     import hashlib
 
     base = "tiers_previous_" + hashlib.sha256(ruleset.encode()).hexdigest()[:12]
-    taken = {row[0] for row in con.con.execute(
-        "SELECT view_name FROM duckdb_views() WHERE view_name LIKE ?", [base + "%"]).fetchall()}
+    taken = _PREVIOUS_VIEWS.setdefault(con, set())
     # a second read on one connection must not replace rows a view made earlier still reads
     name = next(n for n in (base if i == 0 else f"{base}_{i}" for i in range(len(taken) + 1))
                 if n not in taken)
+    taken.add(name)
     con.con.register(f"{name}_rows", table)
     con.con.execute(
         f'CREATE TEMP VIEW "{name}" AS SELECT customer_id::VARCHAR AS customer_id, '
