@@ -115,8 +115,10 @@ def test_any_page_of_json_becomes_one_row_per_record(page):
 @FILE_SETTINGS
 @given(st.lists(st.tuples(st.text(alphabet="ABC123", min_size=0, max_size=4),
                           st.one_of(cents.map(lambda c: f"{c / 100:.2f}"),
-                                    # NUL makes a file binary, which the sniffer refuses
-                                    st.text(st.characters(exclude_characters="\x00"),
+                                    # NUL makes a file binary, which the sniffer refuses;
+                                    # a lone surrogate cannot be written as UTF-8
+                                    st.text(st.characters(exclude_characters="\x00",
+                                                          exclude_categories=["Cs"]),
                                             max_size=6)),
                           st.sampled_from(["2026-03-01", "2026/3/2", "bad", ""])),
                 min_size=1, max_size=25))
@@ -191,4 +193,4 @@ def test_year_zero_reads_alike_both_ways():
     # found by the property above: '0000-01-01' is 1 BC on both paths (and out of range
     # for a source, which sets it aside)
     test_duckdbs_native_iso_reading_reads_what_the_portable_one_reads.hypothesis.inner_test(
-        ["2000-01-01", "0000-01-01", "0000-12-31 10:00"])
+        ["2000-01-01", "0000-01-01", "0000-12-31 10:00", "-000-01-01", "+2026-01-01"])

@@ -210,7 +210,10 @@ def _iso_direct(s: ir.StringValue, backend: str) -> ir.TimestampValue:
     # offsets and zones can only hide after a fraction of a second: the fixed shapes put a
     # digit or ':' at every other place, which the cast checks
     zone_free = ibis.cases((n >= 21, ~s.substr(20).re_search("[^0-9]")), else_=True)
+    # a four-digit year: the cast would also read a sign in front ("-000-01-01" as 1 BC)
+    first = s.substr(0, 1)
     iso_like = ((s.substr(4, 1) == "-") & (s.substr(7, 1) == "-")
+                & (first >= "0") & (first <= "9")
                 # comparisons, not isin: DuckDB runs `length(s) IN (...)` many times slower
                 & ((n == 10) | (n == 16) | (n == 19) | ((n >= 21) & (n <= 26)))
                 & ((n == 10) | ((s.substr(13, 1) == ":")
