@@ -181,6 +181,8 @@ def test_duckdbs_native_iso_reading_reads_what_the_portable_one_reads(texts):
 
     from tiers.plugins.sources.parsing import _iso_direct
 
+    # what reaches the readers: the sources trim every text first
+    texts = [t.strip(" ") for t in texts]
     table = ibis.memtable(pa.table({"i": list(range(len(texts))), "s": texts}))
     # compared as the engine writes them: year 0 reads as 1 BC, which Python cannot hold
     out = table.mutate(native=_iso_direct(table.s, "duckdb").cast("string"),
@@ -193,4 +195,4 @@ def test_year_zero_reads_alike_both_ways():
     # found by the property above: '0000-01-01' is 1 BC on both paths (and out of range
     # for a source, which sets it aside)
     test_duckdbs_native_iso_reading_reads_what_the_portable_one_reads.hypothesis.inner_test(
-        ["2000-01-01", "0000-01-01", "0000-12-31 10:00", "-000-01-01", "+2026-01-01"])
+        ["2000-01-01", "0000-01-01", "0000-12-31 10:00", "-000-01-01", "+2026-01-01", " 000-01-01"])
