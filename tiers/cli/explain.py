@@ -90,7 +90,6 @@ def explain(
     from tiers.cli.common import load, reported
     from tiers.cli.progress import progress
     from tiers.cli.render import emit
-    from tiers.engine.backends import connect
     from tiers.whatif.explain import explain_customer
 
     with reported():
@@ -98,14 +97,11 @@ def explain(
         with progress("explain", fmt) as shown:
             shown.stage("load ruleset")
             loaded = load(ruleset)
-            # the recorded state is read onto the connection the evaluation uses: on DuckDB
-            # a view of one name in every run, so explain's queries keep their compiled SQL
-            con = connect(loaded.model.engine)
             shown.stage("read the recorded state")
             prev = (_read_previous(previous) if previous is not None
-                    else _recorded(loaded, as_of, state, con))
+                    else _recorded(loaded, as_of, state))
             shown.stage("load sources and evaluate")
-            e = explain_customer(loaded, customer_id, as_of=as_of, con=con, previous=prev)
+            e = explain_customer(loaded, customer_id, as_of=as_of, previous=prev)
         emit(fmt, data=e.to_json(), rows=[explain_row(e)],
              table=lambda: typer.echo(render_text(e)))
 
@@ -122,7 +118,7 @@ def explain_row(e: Explanation) -> dict[str, Any]:
             **{f"attribute.{k}": v for k, v in e.attributes.items()}}
 
 
-def _recorded(loaded: Any, as_of: str | None, state: str | None, con: Any = None) -> Any:
+def _recorded(loaded: Any, as_of: str | None, state: str | None) -> Any:
     """The live state (read only), as the next run would start from it; None when there is
     no recorded run or the date asked for is before it."""
     from tiers.engine.evaluate import as_of_instant
@@ -133,9 +129,7 @@ def _recorded(loaded: Any, as_of: str | None, state: str | None, con: Any = None
     try:
         last = store.last_as_of(loaded.name)
         instant = as_of_instant(as_of if as_of is not None else loaded.model.as_of)
-        if last is None or last > instant:
-            return None
-        return store.previous(loaded.name, con)
+        return store.previous(loaded.name) if last is not None and last <= instant else None
     finally:
         store.dispose()
 
