@@ -158,21 +158,93 @@ def test_bulk_rows_are_stored_as_the_driver_binds_them(tmp_path, monkeypatch):
     monkeypatch.setattr(bulk, "_insert_json", lambda *a: calls.append(1) or insert_json(*a))
     by_json = _stored(tmp_path, "json.db", rows)
     assert calls == [1]
-    monkeypatch.setattr(bulk, "_json_ready", lambda table: False)
+    monkeypatch.setattr(bulk, "_json_types", lambda table: False)
     by_driver = _stored(tmp_path, "driver.db", rows)
     assert by_json == by_driver
     assert [r[0] for r in by_json] == TRICKY
     assert by_json[0][2] == 2**62 and by_json[1][2] == -(2**63)
 
 
+def _spied(monkeypatch) -> list:
+    """Whether each JSON insert was prepared (True: written through JSON)."""
+    from tiers.store import bulk
+
+    prepared: list = []
+    insert_json = bulk._insert_json
+
+    def spy(*args):
+        prepared.append(insert_json(*args))
+        return prepared[-1]
+
+    monkeypatch.setattr(bulk, "_insert_json", spy)
+    return prepared
+
+
 def test_text_with_a_nul_is_bound_by_the_driver_and_kept_whole(tmp_path, monkeypatch):
     from tiers.store import bulk
 
-    rows = pa.table({"s": ["a\x00b", "c"]})
-    assert not bulk._json_ready(rows)
-    assert bulk._json_ready(pa.table({"s": ["ab", "c"]}))
-    assert not bulk._json_ready(pa.table({"f": [1.5]}))   # floats keep the driver's binding
-    assert [r[0] for r in _stored(tmp_path, "nul.db", rows)] == ["a\x00b", "c"]
+    returned = _spied(monkeypatch)
+    rows = pa.table({"n": pa.array(range(40), pa.int64()),
+                     "s": ["a\x00b"] + ["c"] * 39, "t": ["x"] * 40})
+    stored = _stored(tmp_path, "nul.db", rows)
+    assert returned == [None]
+    assert [r[2] for r in stored] == ["a\x00b"] + ["c"] * 39
+    assert bulk._json_types(pa.table({"s": ["ab", "c"]}))
+    assert not bulk._json_types(pa.table({"f": [1.5]}))   # floats keep the driver's binding
+
+
+def test_columns_of_few_values_are_numbered_and_stored_as_the_driver_binds_them(
+        tmp_path, monkeypatch):
+    """A column of few values (text, integers, booleans, with NULLs among them) is sent as
+    the number of its combination; each shape (one other column, several, none) stores what
+    the driver stores, in order, across chunks."""
+    from tiers.store import bulk, json_insert
+
+    n = 1200
+    few = {
+        "tier": pa.array([["gold", "silver", None, 'q"x'][i % 4] for i in range(n)]),
+        "rank": pa.array([[3, 2, None, -(2**63)][i % 4] for i in range(n)], pa.int64()),
+        "flag": pa.array([[True, False, None][i % 3] for i in range(n)]),
+        "seg": pa.array([["", "a\x1fb", "ü ✓"][i % 5 % 3] for i in range(n)]),
+    }
+    ids = pa.array([f"C{i:04d}\n{TRICKY[i % len(TRICKY)] or ''}" for i in range(n)])
+    shapes = {
+        "one": pa.table({"id": ids, **few, "ruleset": ["shop"] * n}),
+        "several": pa.table({"id": ids, **few, "n": pa.array(range(n), pa.int64())}),
+        "none": pa.table(few),
+    }
+    numbered = []
+    load = json_insert._load_codes
+    monkeypatch.setattr(json_insert, "_load_codes",
+                        lambda conn, combos: numbered.append(len(combos)) or load(conn, combos))
+    monkeypatch.setattr(bulk, "CHUNK", 500)
+    returned = _spied(monkeypatch)
+    for shape, rows in shapes.items():
+        numbered.clear()
+        by_json = _stored(tmp_path, f"{shape}-json.db", rows)
+        combos = set(zip(*(c.to_pylist() for c in few.values()), strict=True))
+        assert numbered == [len(combos)], shape
+        with monkeypatch.context() as m:
+            m.setattr(bulk, "_json_types", lambda table: False)
+            assert _stored(tmp_path, f"{shape}-driver.db", rows) == by_json, shape
+    assert len(returned) == 3 and None not in returned
+
+
+def test_combinations_beyond_one_per_few_rows_go_as_row_values(tmp_path, monkeypatch):
+    """Two columns of 8 values each: 64 combinations over 256 rows are too many, so one is
+    numbered and the other travels with each row; the values are the driver's."""
+    from tiers.store import bulk, json_insert
+
+    n = 256
+    rows = pa.table({"a": [f"a{i % 8}" for i in range(n)], "b": [i // 32 for i in range(n)]})
+    numbered = []
+    load = json_insert._load_codes
+    monkeypatch.setattr(json_insert, "_load_codes",
+                        lambda conn, combos: numbered.append(len(combos)) or load(conn, combos))
+    by_json = _stored(tmp_path, "json.db", rows)
+    assert numbered == [8]
+    monkeypatch.setattr(bulk, "_json_types", lambda table: False)
+    assert _stored(tmp_path, "driver.db", rows) == by_json
 
 
 def test_rows_of_one_value_each_are_all_bound(tmp_path):

@@ -6,8 +6,9 @@ them; lists are never passed (callers join them to text first).
 
 from __future__ import annotations
 
+import functools
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -31,6 +32,9 @@ def _sqlite_ready(table: pa.Table) -> pa.Table:
     return pa.table(cols, names=table.column_names)
 
 
+Writer = Callable[[sa.Connection], None]
+
+
 def write(conn: sa.Connection, target: sa.Table, rows: pa.Table,
           conflict: Sequence[str] = (), update: Sequence[str] | None = None,
           where: str | None = None) -> None:
@@ -40,83 +44,63 @@ def write(conn: sa.Connection, target: sa.Table, rows: pa.Table,
         (``DO NOTHING``), otherwise the ``update`` columns are overwritten.
     :param where: SQL condition on the existing row for the update (``DO UPDATE ... WHERE``).
     """
+    prepare(conn.dialect.name, target, rows, conflict, update, where)(conn)
+
+
+def prepare(dialect: str, target: sa.Table, rows: pa.Table, conflict: Sequence[str] = (),
+            update: Sequence[str] | None = None, where: str | None = None) -> Writer:
+    """What ``write`` does, with the work that needs no connection done now (the CSV for
+    PostgreSQL, the JSON for SQLite): the writer returned runs the statements. So a table can
+    be prepared in a thread while another is written."""
     if rows.num_rows == 0:
-        return
+        return _nothing
     names = rows.column_names
-    if conn.dialect.name == "postgresql":
-        _copy(conn, target, rows, conflict, update, where)
-        return
+    if dialect == "postgresql":
+        return functools.partial(_copy, target=target, names=names, data=_csv(rows),
+                                 conflict=conflict, update=update, where=where)
     cols = ", ".join(names)
     tail = ""
     if conflict:
         tail = f" ON CONFLICT ({', '.join(conflict)}) " + _on_conflict(target, update, where)
     ready = _sqlite_ready(rows)
-    if _json_ready(ready):
-        _insert_json(conn, target.name, ready, tail)
-        return
+    if _json_types(ready):
+        insert = _insert_json(target.name, ready, tail)
+        if insert is not None:
+            return insert
     marks = ", ".join("?" for _ in names)
     sql = f"INSERT INTO {target.name} ({cols}) VALUES ({marks}){tail}"
+    return functools.partial(_bound, sql=sql, ready=ready)
+
+
+def _nothing(conn: sa.Connection) -> None:
+    pass
+
+
+def _bound(conn: sa.Connection, sql: str, ready: pa.Table) -> None:
     for start in range(0, ready.num_rows, CHUNK):
         chunk = ready.slice(start, CHUNK)
         params = list(zip(*(c.to_pylist() for c in chunk.columns), strict=True))
         conn.exec_driver_sql(sql, params)  # type: ignore[arg-type]
 
 
-def _json_ready(table: pa.Table) -> bool:
-    """Whether every value goes through JSON unchanged: text without NUL, integers, booleans
-    (SQLite's ``->>`` gives back the same text, integer or 0/1 as the driver would bind)."""
+def _json_types(table: pa.Table) -> bool:
+    """Whether every column's type goes through JSON unchanged: text, integers, booleans
+    (SQLite gives back the same text, integer or 0/1 as the driver would bind; a text with a
+    NUL is found by the insert itself)."""
     import sqlite3
 
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     if sqlite3.sqlite_version_info < (3, 38):  # ->> arrived in 3.38
         return False
-    for col in table.columns:
-        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
-            if pc.any(pc.match_substring(col, "\x00")).as_py():
-                return False
-        elif not (pa.types.is_integer(col.type) or pa.types.is_boolean(col.type)
-                  or pa.types.is_null(col.type)):
-            return False
-    return True
+    return all(pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_integer(t)
+               or pa.types.is_boolean(t) or pa.types.is_null(t) for t in table.schema.types)
 
 
-def _insert_json(conn: sa.Connection, name: str, ready: pa.Table, tail: str) -> None:
-    """Insert through SQLite's json_each: DuckDB writes each chunk of rows as one JSON array of
-    arrays and SQLite unpacks it in C, instead of Python binding each value. A column holding
-    one value in every row (the ruleset, the run) is bound once instead."""
-    import duckdb
-    import pyarrow as pa
-    import pyarrow.compute as pc
+def _insert_json(name: str, ready: pa.Table, tail: str) -> Writer | None:
+    from tiers.store import json_insert
 
-    constant: dict[str, object] = {}
-    for col_name, col in zip(ready.column_names, ready.columns, strict=True):
-        if col.null_count == 0 and len(col):
-            low, high = pc.min_max(col).values()
-            if low == high:
-                constant[col_name] = col[0].as_py()
-    varying = [c for c in ready.column_names if c not in constant]
-    picks = [f"value ->> {varying.index(c)}" if c not in constant else "?"
-             for c in ready.column_names]
-    params = tuple(constant[c] for c in ready.column_names if c in constant)
-    sql = (f"INSERT INTO {name} ({', '.join(ready.column_names)}) SELECT {', '.join(picks)} "
-           f"FROM json_each(?) WHERE true{tail}")
-    if not varying:
-        varying = ready.column_names[:1]
-    quoted = ", ".join('"' + c.replace('"', '""') + '"' for c in varying)
-    duck = duckdb.connect()
-    try:
-        duck.register("tiers_rows", ready.select(varying).append_column(
-            "tiers_row", pa.array(range(ready.num_rows), pa.int64())))
-        chunks = duck.execute(
-            f"SELECT '[' || string_agg(json_array({quoted})::VARCHAR, ',' ORDER BY tiers_row) "
-            f"|| ']' FROM tiers_rows GROUP BY tiers_row // {CHUNK} ORDER BY min(tiers_row)"
-        ).fetchall()
-    finally:
-        duck.close()
-    for (chunk,) in chunks:
-        conn.exec_driver_sql(sql, (*params, chunk))
+    return json_insert.prepare(name, ready, tail, CHUNK)
 
 
 def _on_conflict(target: sa.Table, update: Sequence[str] | None, where: str | None) -> str:
@@ -126,17 +110,19 @@ def _on_conflict(target: sa.Table, update: Sequence[str] | None, where: str | No
     return sql + (f" WHERE {where.format(table=target.name)}" if where else "")
 
 
-def _copy(conn: sa.Connection, target: sa.Table, rows: pa.Table, conflict: Sequence[str],
-          update: Sequence[str] | None, where: str | None) -> None:
+def _csv(rows: pa.Table) -> bytes:
     import pyarrow.csv as pacsv
 
-    names = rows.column_names
-    cols = ", ".join(names)
     buf = io.BytesIO()
     # quoted strings keep '' apart from NULL (an unquoted empty field) in PostgreSQL CSV
     pacsv.write_csv(rows, buf, write_options=pacsv.WriteOptions(
         include_header=False, quoting_style="all_valid"))
-    data = buf.getvalue()
+    return buf.getvalue()
+
+
+def _copy(conn: sa.Connection, target: sa.Table, names: list[str], data: bytes,
+          conflict: Sequence[str], update: Sequence[str] | None, where: str | None) -> None:
+    cols = ", ".join(names)
     raw = conn.connection.dbapi_connection
     assert raw is not None
     with raw.cursor() as cur:
@@ -171,7 +157,6 @@ def read_current(conn: sa.Connection, ruleset: str) -> pa.Table:
     """A ruleset's current_tiers as Arrow, parsed columnar: COPY to CSV on PostgreSQL, plain
     driver rows on SQLite (timestamps stay text until Arrow casts them)."""
     import pyarrow as pa
-    import pyarrow.csv as pacsv
 
     types = current_types()
     ts = types["since"]
@@ -179,6 +164,8 @@ def read_current(conn: sa.Connection, ruleset: str) -> pa.Table:
     raw = conn.connection.dbapi_connection
     assert raw is not None
     if conn.dialect.name == "postgresql":
+        import pyarrow.csv as pacsv
+
         buf = io.BytesIO()
         with raw.cursor() as cur, cur.copy(
                 f"COPY (SELECT {cols} FROM current_tiers WHERE ruleset = %s) "

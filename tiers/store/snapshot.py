@@ -79,17 +79,25 @@ def read(conn: sa.Connection, ruleset: str) -> pa.Table | None:
 def write(conn: sa.Connection, ruleset: str, table: pa.Table) -> None:
     """Replace the ruleset's snapshot with ``table`` (read_current's columns), in the
     caller's transaction."""
+    write_encoded(conn, ruleset, *encode(table))
+
+
+def encode(table: pa.Table) -> tuple[int, bytes]:
+    """``table``'s row count and its compressed stream, as write_encoded stores them."""
     import pyarrow as pa
 
     sink = pa.BufferOutputStream()
     options = pa.ipc.IpcWriteOptions(compression="zstd")
     with pa.ipc.new_stream(sink, table.schema, options=options) as writer:
         writer.write_table(table)
-    data = sink.getvalue().to_pybytes()
+    return table.num_rows, sink.getvalue().to_pybytes()
+
+
+def write_encoded(conn: sa.Connection, ruleset: str, rows: int, data: bytes) -> None:
     conn.execute(state_snapshots.delete().where(state_snapshots.c.ruleset == ruleset))
     parts = [data[i:i + PART_BYTES] for i in range(0, len(data), PART_BYTES)] or [b""]
     conn.execute(state_snapshots.insert(), [
-        {"ruleset": ruleset, "part": i, "rows": table.num_rows, "data": part}
+        {"ruleset": ruleset, "part": i, "rows": rows, "data": part}
         for i, part in enumerate(parts)])
 
 

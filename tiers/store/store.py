@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,9 @@ def _engine(url: str) -> sa.Engine:
         def _connect(dbapi_conn: Any, _record: Any) -> None:
             dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
             cur = dbapi_conn.cursor()
+            # takes effect only while the file is new; 64 KiB pages write a first run's 1M
+            # rows 0.4 s faster, mostly at commit
+            cur.execute("PRAGMA page_size=65536")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA busy_timeout=30000")
@@ -207,25 +211,27 @@ class StateStore:
         stored = result.stored() if hasattr(result, "stored") else None
         source = Staged(*stored) if stored is not None else result.table
         upserts, history = state_changes(source, prev, handle.as_of, handle.id, handle.ruleset)
-        with self.engine.begin() as conn:
-            bulk.write(conn, current_tiers, upserts, conflict=("ruleset", "customer_id"),
-                       update=("tier", "tier_rank", "since", "held_until", "segments",
-                               "updated_run"))
-            bulk.write(conn, tier_history, history)
-            if upserts.num_rows or handle.ruleset in self._unsnapped:
-                snapshot.write(conn, handle.ruleset, snapshot.merged(prev, upserts))
-            new_intents = 0
-            if intents is not None and intents.num_rows:
-                # an intent still open takes the fresh plan's payload (fixed data or
-                # template); one done or in flight keeps what was sent
-                bulk.write(conn, ledger, intents, conflict=("key",),
-                           update=("payload", "updated_at"),
-                           where="{table}.status IN ('pending', 'failed')")
-                new_intents = conn.execute(sa.select(sa.func.count()).select_from(ledger).where(
-                    ledger.c.planned_run == handle.id)).scalar() or 0
-            conn.execute(runs.update().where(runs.c.id == handle.id).values(
-                status="recorded", customers=result_rows(result), changed=upserts.num_rows,
-                intents_planned=new_intents, events=json.dumps(result.event_counts)))
+        dialect = self.engine.dialect.name
+        snap = upserts.num_rows > 0 or handle.ruleset in self._unsnapped
+        # the history and the snapshot are prepared in a thread while current_tiers is
+        # written: DuckDB, Arrow and the database drivers release the GIL, and a first run's
+        # rows cost as much to prepare as to write
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            rest = pool.submit(_prepare_rest, dialect, history, prev if snap else None,
+                               upserts if snap else None)
+            write_current = bulk.prepare(
+                dialect, current_tiers, upserts, conflict=("ruleset", "customer_id"),
+                update=("tier", "tier_rank", "since", "held_until", "segments", "updated_run"))
+            with self.engine.begin() as conn:
+                write_current(conn)
+                write_history, encoded = rest.result()
+                write_history(conn)
+                if encoded is not None:
+                    snapshot.write_encoded(conn, handle.ruleset, *encoded)
+                new_intents = _write_intents(conn, intents, handle.id)
+                conn.execute(runs.update().where(runs.c.id == handle.id).values(
+                    status="recorded", customers=result_rows(result), changed=upserts.num_rows,
+                    intents_planned=new_intents, events=json.dumps(result.event_counts)))
         self._previous.pop(handle.ruleset, None)
         self._unsnapped.discard(handle.ruleset)
         return {"changed": upserts.num_rows, "history": history.num_rows,
@@ -352,6 +358,27 @@ class StateStore:
                 conn.execute(secrets.insert().values(name=name, value=value,
                                                      created_at=utcnow()))
         return value
+
+
+def _prepare_rest(dialect: str, history: pa.Table, prev: pa.Table | None,
+                  upserts: pa.Table | None) -> tuple[bulk.Writer, tuple[int, bytes] | None]:
+    """The tier_history writer, and the new snapshot encoded when ``upserts`` is given."""
+    write_history = bulk.prepare(dialect, tier_history, history)
+    if upserts is None:
+        return write_history, None
+    return write_history, snapshot.encode(snapshot.merged(prev, upserts))
+
+
+def _write_intents(conn: sa.Connection, intents: pa.Table | None, run_id: int) -> int:
+    """Write the run's intents; how many the run planned that were not there before."""
+    if intents is None or not intents.num_rows:
+        return 0
+    # an intent still open takes the fresh plan's payload (fixed data or template); one done
+    # or in flight keeps what was sent
+    bulk.write(conn, ledger, intents, conflict=("key",), update=("payload", "updated_at"),
+               where="{table}.status IN ('pending', 'failed')")
+    return conn.execute(sa.select(sa.func.count()).select_from(ledger).where(
+        ledger.c.planned_run == run_id)).scalar() or 0
 
 
 def result_rows(result: Any) -> int:
