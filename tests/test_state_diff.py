@@ -180,15 +180,26 @@ def _spied(monkeypatch) -> list:
     return prepared
 
 
-def test_text_with_a_nul_is_bound_by_the_driver_and_kept_whole(tmp_path, monkeypatch):
+@pytest.mark.parametrize("where", ["row value", "numbered", "one value"])
+def test_text_with_a_nul_is_bound_by_the_driver_and_kept_whole(tmp_path, monkeypatch, where):
+    """A NUL anywhere (in a value each row carries, in a numbered combination, in a value
+    bound once) sends the table to the driver, which keeps it whole."""
     from tiers.store import bulk
 
     returned = _spied(monkeypatch)
-    rows = pa.table({"n": pa.array(range(40), pa.int64()),
-                     "s": ["a\x00b"] + ["c"] * 39, "t": ["x"] * 40})
+    n = 40
+    cols = {"n": pa.array(range(n), pa.int64()), "s": ["c"] * n, "t": ["x"] * n}
+    if where == "row value":
+        cols["n"] = pa.array([f"a\x00{i}" for i in range(n)])
+    elif where == "numbered":
+        cols["s"] = ["a\x00b"] + ["c"] * (n - 1)
+    else:
+        cols["t"] = ["x\x00"] * n
+    rows = pa.table(cols)
     stored = _stored(tmp_path, "nul.db", rows)
     assert returned == [None]
-    assert [r[2] for r in stored] == ["a\x00b"] + ["c"] * 39
+    assert [tuple(r[::2]) for r in stored] == list(zip(*(rows[c].to_pylist() for c in cols),
+                                                      strict=True))
     assert bulk._json_types(pa.table({"s": ["ab", "c"]}))
     assert not bulk._json_types(pa.table({"f": [1.5]}))   # floats keep the driver's binding
 
@@ -206,10 +217,12 @@ def test_columns_of_few_values_are_numbered_and_stored_as_the_driver_binds_them(
         "rank": pa.array([[3, 2, None, -(2**63)][i % 4] for i in range(n)], pa.int64()),
         "flag": pa.array([[True, False, None][i % 3] for i in range(n)]),
         "seg": pa.array([["", "a\x1fb", "ü ✓"][i % 5 % 3] for i in range(n)]),
+        "at": pa.array([[AS_OF, None][i % 7 // 6] for i in range(n)], TS),
     }
     ids = pa.array([f"C{i:04d}\n{TRICKY[i % len(TRICKY)] or ''}" for i in range(n)])
     shapes = {
-        "one": pa.table({"id": ids, **few, "ruleset": ["shop"] * n}),
+        "one": pa.table({"id": ids, **few, "ruleset": ["shop"] * n,
+                         "since": pa.array([SINCE] * n, TS), "gone": pa.nulls(n, TS)}),
         "several": pa.table({"id": ids, **few, "n": pa.array(range(n), pa.int64())}),
         "none": pa.table(few),
     }

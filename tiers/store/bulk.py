@@ -62,11 +62,11 @@ def prepare(dialect: str, target: sa.Table, rows: pa.Table, conflict: Sequence[s
     tail = ""
     if conflict:
         tail = f" ON CONFLICT ({', '.join(conflict)}) " + _on_conflict(target, update, where)
-    ready = _sqlite_ready(rows)
-    if _json_types(ready):
-        insert = _insert_json(target.name, ready, tail)
+    if _json_types(rows):
+        insert = _insert_json(target.name, rows, tail)
         if insert is not None:
             return insert
+    ready = _sqlite_ready(rows)
     marks = ", ".join("?" for _ in names)
     sql = f"INSERT INTO {target.name} ({cols}) VALUES ({marks}){tail}"
     return functools.partial(_bound, sql=sql, ready=ready)
@@ -84,9 +84,9 @@ def _bound(conn: sa.Connection, sql: str, ready: pa.Table) -> None:
 
 
 def _json_types(table: pa.Table) -> bool:
-    """Whether every column's type goes through JSON unchanged: text, integers, booleans
-    (SQLite gives back the same text, integer or 0/1 as the driver would bind; a text with a
-    NUL is found by the insert itself)."""
+    """Whether every column's type goes through JSON unchanged: text, integers, booleans, and
+    timestamps once written as text (SQLite gives back the same text, integer or 0/1 as the
+    driver would bind; a text with a NUL is found by the insert itself)."""
     import sqlite3
 
     import pyarrow as pa
@@ -94,13 +94,14 @@ def _json_types(table: pa.Table) -> bool:
     if sqlite3.sqlite_version_info < (3, 38):  # ->> arrived in 3.38
         return False
     return all(pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_integer(t)
-               or pa.types.is_boolean(t) or pa.types.is_null(t) for t in table.schema.types)
+               or pa.types.is_boolean(t) or pa.types.is_null(t) or pa.types.is_timestamp(t)
+               for t in table.schema.types)
 
 
-def _insert_json(name: str, ready: pa.Table, tail: str) -> Writer | None:
+def _insert_json(name: str, rows: pa.Table, tail: str) -> Writer | None:
     from tiers.store import json_insert
 
-    return json_insert.prepare(name, ready, tail, CHUNK)
+    return json_insert.prepare(name, rows, tail, CHUNK, _sqlite_ready)
 
 
 def _on_conflict(target: sa.Table, update: Sequence[str] | None, where: str | None) -> str:

@@ -49,19 +49,19 @@ def state_changes(result: pa.Table | Staged, prev: pa.Table | None, as_of: dt.da
     duck.register(PREV, prev)
     try:
         types = {row[0]: row[1] for row in duck.execute(f"DESCRIBE {source}").fetchall()}
-        # only the rows to write are kept, so the join runs once for both tables
+        # only the rows to write are kept, so the join runs once for both tables; they are
+        # sorted once, as DuckDB keeps a table's order in a scan (preserve_insertion_order)
         duck.execute("CREATE OR REPLACE TEMP TABLE tiers_state_diff AS "
                      f"SELECT * FROM ({_diff_sql(source, types, as_of)}) "
-                     "WHERE changed OR tier_changed")
+                     "WHERE changed OR tier_changed ORDER BY customer_id")
         upserts = duck.execute(
             "SELECT ?::VARCHAR AS ruleset, customer_id, tier, tier_rank, since, held_until, "
-            "segments, ?::INTEGER AS updated_run FROM tiers_state_diff WHERE changed "
-            "ORDER BY customer_id", [ruleset, run_id]).to_arrow_table()
+            "segments, ?::INTEGER AS updated_run FROM tiers_state_diff WHERE changed",
+            [ruleset, run_id]).to_arrow_table()
         history = duck.execute(
             "SELECT ?::VARCHAR AS ruleset, ?::INTEGER AS run_id, customer_id, "
             "p_tier AS from_tier, tier AS to_tier, event, ?::TIMESTAMP AS at "
-            "FROM tiers_state_diff WHERE tier_changed ORDER BY customer_id",
-            [ruleset, run_id, as_of]).to_arrow_table()
+            "FROM tiers_state_diff WHERE tier_changed", [ruleset, run_id, as_of]).to_arrow_table()
     finally:
         duck.execute("DROP TABLE IF EXISTS tiers_state_diff")
         duck.unregister(PREV)

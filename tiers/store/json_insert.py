@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import pyarrow as pa
     import sqlalchemy as sa
 
@@ -54,33 +56,45 @@ class Insert:
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{CODES}")
 
 
-def prepare(name: str, ready: pa.Table, tail: str, chunk: int) -> Insert | None:
-    """The insert of ``ready`` (columns of text, integers or booleans) into table ``name``,
-    ``chunk`` rows per statement; ``tail`` follows the SELECT (ON CONFLICT ...). None when a
-    text holds a NUL, which JSON would not give back unchanged."""
+def prepare(name: str, rows: pa.Table, tail: str, chunk: int,
+            ready: Callable[[pa.Table], pa.Table]) -> Insert | None:
+    """The insert of ``rows`` (columns of text, integers, booleans or timestamps) into table
+    ``name``, ``chunk`` rows per statement; ``tail`` follows the SELECT (ON CONFLICT ...).
+    ``ready`` turns columns into values the driver binds (timestamps into text); only the
+    columns that vary go through it. None when a text holds a NUL, which JSON would not give
+    back unchanged."""
     import duckdb
     import numpy as np
     import pyarrow as pa
 
-    n = ready.num_rows
-    names = ready.column_names
+    n = rows.num_rows
+    names = rows.column_names
+    index = pa.array(np.arange(n, dtype=np.int64))
     duck = duckdb.connect()
     try:
-        duck.register("tiers_rows", ready.append_column(
-            "tiers_row", pa.array(np.arange(n, dtype=np.int64))))
-        kinds = _kinds(duck, ready, n)
-        if kinds is None:
-            return None
-        constant, few = kinds
-        coded = _numbered(ready, few, n)
+        duck.register("tiers_raw", rows.append_column("tiers_row", index))
+        constant, few = _kinds(duck, rows, n, ready)
+        varying = [c for c in names if c not in constant]
+        values = (ready(rows.select(varying)).append_column("tiers_row", index) if varying
+                  else pa.table({"tiers_row": index}))
+        duck.register("tiers_rows", values)
+        coded = _numbered(values, few, n)
         narrow = coded.columns if coded else []
-        wide = [c for c in names if c not in constant and c not in narrow]
-        chunks = [row for (row,) in duck.execute(
-            f"SELECT '[' || string_agg({_element(wide)}, ',' ORDER BY tiers_row) || ']' "
+        wide = [c for c in varying if c not in narrow]
+        texts = [f"contains({_quoted(c)}, chr(0))" for c in wide
+                 if pa.types.is_string(values.schema.field(c).type)
+                 or pa.types.is_large_string(values.schema.field(c).type)]
+        nul = f"bool_or({' OR '.join(texts)})" if texts else "false"
+        chunks = duck.execute(
+            f"SELECT '[' || string_agg({_element(wide)}, ',' ORDER BY tiers_row) || ']', {nul} "
             f"FROM tiers_rows GROUP BY tiers_row // {chunk} ORDER BY min(tiers_row)"
-        ).fetchall()]
+        ).fetchall()
     finally:
         duck.close()
+    sent = [*constant.values(), *(v for combo in (coded.combos if coded else []) for v in combo)]
+    if any(has_nul for _, has_nul in chunks) or any(
+            isinstance(v, str) and "\x00" in v for v in sent):
+        return None
     params = [constant[c] for c in names if c in constant]
     places = {c: f"?{i}" for i, c in enumerate((c for c in names if c in constant), 1)}
     rows_at, codes_at = f"?{len(params) + 1}", f"?{len(params) + 2}"
@@ -99,43 +113,35 @@ def prepare(name: str, ready: pa.Table, tail: str, chunk: int) -> Insert | None:
                    f"ON k.id = CAST(substr({codes_at}, j.key * {w} + 1, {w}) AS INTEGER)")
     sql = (f"INSERT INTO {name} ({', '.join(names)}) SELECT {', '.join(picks)} "
            f"FROM {source} WHERE true{tail}")
-    return Insert(sql, params, chunks, chunk, coded)
+    return Insert(sql, params, [text for text, _ in chunks], chunk, coded)
 
 
 def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _kinds(duck: Any, ready: pa.Table, n: int) -> tuple[dict[str, Any], list[str]] | None:
-    """The columns of one value (or none) with that value, and the columns that look like they
-    have few values; None when a text holds a NUL. Only a sample is counted for the guess: a
-    wrong one costs speed, never rows."""
-    import pyarrow as pa
-
-    names = ready.column_names
-    stats = []
-    texts = []
-    for c in names:
-        q = _quoted(c)
-        stats.append(f"count({q}), min({q}), max({q}), "
-                     f"approx_count_distinct({q}) FILTER (WHERE tiers_row < {SAMPLE})")
-        if pa.types.is_string(ready.schema.field(c).type) or pa.types.is_large_string(
-                ready.schema.field(c).type):
-            texts.append(f"contains({q}, chr(0))")
-    nul = f"coalesce(bool_or({' OR '.join(texts)}), false)" if texts else "false"
-    row = duck.execute(f"SELECT {', '.join(stats)}, {nul} FROM tiers_rows").fetchone()
-    if row[-1]:
-        return None
+def _kinds(duck: Any, rows: pa.Table, n: int, ready: Callable[[pa.Table], pa.Table]
+           ) -> tuple[dict[str, Any], list[str]]:
+    """The columns of one value (or none) with that value as bound, and the columns that look
+    like they have few values. The guess counts a sample: a wrong one costs speed, never
+    rows. Only the columns of one value in the sample are read whole."""
+    names = rows.column_names
+    sample = duck.execute(
+        f"SELECT {', '.join(f'approx_count_distinct({_quoted(c)})' for c in names)} "
+        f"FROM tiers_raw WHERE tiers_row < {SAMPLE}").fetchone()
+    distinct = dict(zip(names, sample, strict=True))
+    single = [c for c in names if distinct[c] <= 1]
     constant: dict[str, Any] = {}
-    few = []
-    for i, c in enumerate(names):
-        count, low, high, distinct = row[4 * i: 4 * i + 4]
-        if count == 0:
-            constant[c] = None
-        elif count == n and low == high:
-            constant[c] = low
-        elif distinct * FEW <= min(n, SAMPLE):
-            few.append(c)
+    if single:
+        stats = ", ".join(f"count({q}), min({q}) IS NOT DISTINCT FROM max({q})"
+                          for q in map(_quoted, single))
+        row = duck.execute(f"SELECT {stats} FROM tiers_raw").fetchone()
+        same = [c for i, c in enumerate(single) if row[2 * i] == n and row[2 * i + 1]]
+        constant.update((c, None) for i, c in enumerate(single) if row[2 * i] == 0)
+        if same:
+            constant.update(ready(rows.slice(0, 1).select(same)).to_pylist()[0])
+    few = [c for c in names
+           if c not in constant and distinct[c] * FEW <= min(n, SAMPLE)]
     return constant, few
 
 
