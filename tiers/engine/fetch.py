@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from tiers.core.sqltext import quote
 from tiers.engine.backends.spark import is_spark
 from tiers.engine.sqlcache import compile_sql
 
@@ -51,7 +52,7 @@ def stored_name(table: ir.Table) -> str | None:
     if namespace.catalog not in (None, "temp", "memory") or namespace.database not in (
             None, "main"):
         return None
-    return '"' + op.name.replace('"', '""') + '"'
+    return quote(op.name)
 
 
 def _spark_arrow(con: Any, table: ir.Table) -> pa.Table:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tiers.core.errors import DataError, TiersError
+from tiers.core.sqltext import quote
 from tiers.engine.evaluate import evaluate
 from tiers.engine.fetch import stored_name, to_arrow
 
@@ -109,8 +110,8 @@ def count_by(con: Any, table: ir.Table, key: str, total: str | None = None
     graph for a query this small."""
     name = stored_name(table)
     if name is not None and getattr(con, "name", "") == "duckdb":
-        summed = f"CAST(sum({_quote(total)}) AS DOUBLE)" if total else "0.0"
-        rows = con.raw_sql(f"SELECT {_quote(key)} AS k, count(*) AS n, {summed} AS s "
+        summed = f"CAST(sum({quote(total)}) AS DOUBLE)" if total else "0.0"
+        rows = con.raw_sql(f"SELECT {quote(key)} AS k, count(*) AS n, {summed} AS s "
                            f"FROM {name} GROUP BY 1").fetchall()
     else:
         import ibis
@@ -119,10 +120,6 @@ def count_by(con: Any, table: ir.Table, key: str, total: str | None = None
         grouped = table.group_by(k=table[key]).aggregate(n=table.count(), s=summed_expr)
         rows = [tuple(r.values()) for r in to_arrow(con, grouped).to_pylist()]
     return {k: (int(n), float(s or 0.0)) for k, n, s in rows}
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _engine_errors(fn: Any, *args: Any) -> Any:
@@ -176,7 +173,7 @@ def write_export(result: RunResult, path: Path) -> None:
             write_table(table_for_export(result), path)
             return
         duck, name = stored
-        columns = ", ".join('"' + c.replace('"', '""') + '"' for c in result.export_columns())
+        columns = ", ".join(quote(c) for c in result.export_columns())
 
         def copy(tmp: Path) -> None:
             target = str(tmp).replace("'", "''")

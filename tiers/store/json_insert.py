@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tiers.core.sqltext import quote
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -48,12 +50,11 @@ class Insert:
             return
         _load_codes(conn, self.coded.combos)
         size = self.chunk * self.coded.width
-        try:
-            for i, rows in enumerate(self.chunks):
-                part = self.coded.digits[i * size:(i + 1) * size]
-                conn.exec_driver_sql(self.sql, (*self.params, rows, part))
-        finally:
-            conn.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{CODES}")
+        for i, rows in enumerate(self.chunks):
+            part = self.coded.digits[i * size:(i + 1) * size]
+            conn.exec_driver_sql(self.sql, (*self.params, rows, part))
+        # on a failure the caller's transaction rolls back, the temporary table with it
+        conn.exec_driver_sql(f"DROP TABLE temp.{CODES}")
 
 
 def prepare(name: str, rows: pa.Table, tail: str, chunk: int,
@@ -81,7 +82,7 @@ def prepare(name: str, rows: pa.Table, tail: str, chunk: int,
         coded = _numbered(values, few, n)
         narrow = coded.columns if coded else []
         wide = [c for c in varying if c not in narrow]
-        texts = [f"contains({_quoted(c)}, chr(0))" for c in wide
+        texts = [f"contains({quote(c)}, chr(0))" for c in wide
                  if pa.types.is_string(values.schema.field(c).type)
                  or pa.types.is_large_string(values.schema.field(c).type)]
         nul = f"bool_or({' OR '.join(texts)})" if texts else "false"
@@ -116,10 +117,6 @@ def prepare(name: str, rows: pa.Table, tail: str, chunk: int,
     return Insert(sql, params, [text for text, _ in chunks], chunk, coded)
 
 
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _kinds(duck: Any, rows: pa.Table, n: int, ready: Callable[[pa.Table], pa.Table]
            ) -> tuple[dict[str, Any], list[str]]:
     """The columns of one value (or none) with that value as bound, and the columns that look
@@ -127,14 +124,14 @@ def _kinds(duck: Any, rows: pa.Table, n: int, ready: Callable[[pa.Table], pa.Tab
     rows. Only the columns of one value in the sample are read whole."""
     names = rows.column_names
     sample = duck.execute(
-        f"SELECT {', '.join(f'approx_count_distinct({_quoted(c)})' for c in names)} "
+        f"SELECT {', '.join(f'approx_count_distinct({quote(c)})' for c in names)} "
         f"FROM tiers_raw WHERE tiers_row < {SAMPLE}").fetchone()
     distinct = dict(zip(names, sample, strict=True))
     single = [c for c in names if distinct[c] <= 1]
     constant: dict[str, Any] = {}
     if single:
         stats = ", ".join(f"count({q}), min({q}) IS NOT DISTINCT FROM max({q})"
-                          for q in map(_quoted, single))
+                          for q in map(quote, single))
         row = duck.execute(f"SELECT {stats} FROM tiers_raw").fetchone()
         same = [c for i, c in enumerate(single) if row[2 * i] == n and row[2 * i + 1]]
         constant.update((c, None) for i, c in enumerate(single) if row[2 * i] == 0)
@@ -156,7 +153,7 @@ class Coded:
     width: int
 
 
-def _numbered(ready: pa.Table, few: list[str], n: int) -> Coded | None:
+def _numbered(values: pa.Table, few: list[str], n: int) -> Coded | None:
     """Number the combinations of the ``few`` columns, taken from the fewest values up while
     there can be at most one combination per FEW rows; None when no column is numbered."""
     import numpy as np
@@ -164,46 +161,44 @@ def _numbered(ready: pa.Table, few: list[str], n: int) -> Coded | None:
     import pyarrow.compute as pc
 
     limit = max(n // FEW, 1)
-    encoded = []
+    encoded = {c: pc.dictionary_encode(values.column(c).combine_chunks(),
+                                       null_encoding="encode") for c in few}
+    kept = set()
     size = 1
-    for c in few:
-        d = pc.dictionary_encode(ready.column(c).combine_chunks(), null_encoding="encode")
-        encoded.append((c, d))
-    encoded.sort(key=lambda e: len(e[1].dictionary))
-    code = np.zeros(n, np.int64)
-    kept = []
-    for c, d in encoded:
-        if size * len(d.dictionary) > limit:
+    for c in sorted(few, key=lambda c: len(encoded[c].dictionary)):
+        if size * len(encoded[c].dictionary) > limit:
             break
-        size *= len(d.dictionary)
-        code = code * len(d.dictionary) + d.indices.to_numpy(zero_copy_only=False)
-        kept.append((c, d))
+        size *= len(encoded[c].dictionary)
+        kept.add(c)
     if not kept:
         return None
+    # the columns in the table's order, as the SELECT names them; code = mixed-radix number
+    columns = [c for c in values.column_names if c in kept]
+    code = np.zeros(n, np.int64)
+    for c in columns:
+        code = code * len(encoded[c].dictionary) + encoded[c].indices.to_numpy(
+            zero_copy_only=False)
     present = np.zeros(size, bool)
     present[code] = True
-    dense = np.cumsum(present) - 1
     found = np.flatnonzero(present)
-    values = []
-    for _c, d in reversed(kept):
-        values.append(d.dictionary.take(pa.array(found % len(d.dictionary))).to_pylist())
-        found = found // len(d.dictionary)
-    combos = list(zip(*reversed(values), strict=True))
+    picked = []
+    for c in reversed(columns):
+        radix = len(encoded[c].dictionary)
+        picked.append(encoded[c].dictionary.take(pa.array(found % radix)).to_pylist())
+        found = found // radix
+    combos = list(zip(*reversed(picked), strict=True))
     width = len(str(len(combos) - 1))
     table = np.array([list(f"{i:0{width}d}".encode()) for i in range(len(combos))], np.uint8)
-    digits = table[dense[code]].tobytes()
-    # the columns in the table's order, as the SELECT names them
-    order = [c for c in ready.column_names if c in {c for c, _ in kept}]
-    index = [[c for c, _ in kept].index(c) for c in order]
-    return Coded(order, [tuple(combo[i] for i in index) for combo in combos], digits, width)
+    digits = table[(np.cumsum(present) - 1)[code]].tobytes()
+    return Coded(columns, combos, digits, width)
 
 
 def _element(wide: list[str]) -> str:
     if not wide:
         return "'0'"
     if len(wide) == 1:
-        return f"coalesce(to_json({_quoted(wide[0])})::VARCHAR, 'null')"
-    return f"json_array({', '.join(_quoted(c) for c in wide)})::VARCHAR"
+        return f"coalesce(to_json({quote(wide[0])})::VARCHAR, 'null')"
+    return f"json_array({', '.join(quote(c) for c in wide)})::VARCHAR"
 
 
 def _load_codes(conn: sa.Connection, combos: list[tuple[Any, ...]]) -> None:

@@ -76,14 +76,9 @@ def read(conn: sa.Connection, ruleset: str) -> pa.Table | None:
     return table if table.num_rows == rows[0].rows else None
 
 
-def write(conn: sa.Connection, ruleset: str, table: pa.Table) -> None:
-    """Replace the ruleset's snapshot with ``table`` (read_current's columns), in the
-    caller's transaction."""
-    write_encoded(conn, ruleset, *encode(table))
-
-
 def encode(table: pa.Table) -> tuple[int, bytes]:
-    """``table``'s row count and its compressed stream, as write_encoded stores them."""
+    """``table`` (read_current's columns) as write stores it: its row count and its
+    compressed stream. Kept apart from write so a thread can do it while rows are written."""
     import pyarrow as pa
 
     sink = pa.BufferOutputStream()
@@ -93,7 +88,8 @@ def encode(table: pa.Table) -> tuple[int, bytes]:
     return table.num_rows, sink.getvalue().to_pybytes()
 
 
-def write_encoded(conn: sa.Connection, ruleset: str, rows: int, data: bytes) -> None:
+def write(conn: sa.Connection, ruleset: str, rows: int, data: bytes) -> None:
+    """Replace the ruleset's snapshot with an encoded table, in the caller's transaction."""
     conn.execute(state_snapshots.delete().where(state_snapshots.c.ruleset == ruleset))
     parts = [data[i:i + PART_BYTES] for i in range(0, len(data), PART_BYTES)] or [b""]
     conn.execute(state_snapshots.insert(), [

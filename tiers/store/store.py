@@ -42,7 +42,7 @@ def _engine(url: str) -> sa.Engine:
             dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
             cur = dbapi_conn.cursor()
             # takes effect only while the file is new; 64 KiB pages write a first run's 1M
-            # rows 0.4 s faster, mostly at commit
+            # customers 0.2-0.4 s faster, mostly at commit
             cur.execute("PRAGMA page_size=65536")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
@@ -217,17 +217,16 @@ class StateStore:
         # written: DuckDB, Arrow and the database drivers release the GIL, and a first run's
         # rows cost as much to prepare as to write
         with ThreadPoolExecutor(max_workers=1) as pool:
-            rest = pool.submit(_prepare_rest, dialect, history, prev if snap else None,
-                               upserts if snap else None)
+            later_history = pool.submit(bulk.prepare, dialect, tier_history, history)
+            later_state = pool.submit(_encoded_state, prev, upserts) if snap else None
             write_current = bulk.prepare(
                 dialect, current_tiers, upserts, conflict=("ruleset", "customer_id"),
                 update=("tier", "tier_rank", "since", "held_until", "segments", "updated_run"))
             with self.engine.begin() as conn:
                 write_current(conn)
-                write_history, encoded = rest.result()
-                write_history(conn)
-                if encoded is not None:
-                    snapshot.write_encoded(conn, handle.ruleset, *encoded)
+                later_history.result()(conn)
+                if later_state is not None:
+                    snapshot.write(conn, handle.ruleset, *later_state.result())
                 new_intents = _write_intents(conn, intents, handle.id)
                 conn.execute(runs.update().where(runs.c.id == handle.id).values(
                     status="recorded", customers=result_rows(result), changed=upserts.num_rows,
@@ -360,13 +359,8 @@ class StateStore:
         return value
 
 
-def _prepare_rest(dialect: str, history: pa.Table, prev: pa.Table | None,
-                  upserts: pa.Table | None) -> tuple[bulk.Writer, tuple[int, bytes] | None]:
-    """The tier_history writer, and the new snapshot encoded when ``upserts`` is given."""
-    write_history = bulk.prepare(dialect, tier_history, history)
-    if upserts is None:
-        return write_history, None
-    return write_history, snapshot.encode(snapshot.merged(prev, upserts))
+def _encoded_state(prev: pa.Table | None, upserts: pa.Table) -> tuple[int, bytes]:
+    return snapshot.encode(snapshot.merged(prev, upserts))
 
 
 def _write_intents(conn: sa.Connection, intents: pa.Table | None, run_id: int) -> int:
