@@ -212,12 +212,15 @@ def _iso_direct(s: ir.StringValue, backend: str) -> ir.TimestampValue:
     zone_free = ibis.cases((n >= 21, ~s.substr(20).re_search("[^0-9]")), else_=True)
     # a four-digit year: the cast would also read a sign in front ("-000-01-01" as 1 BC)
     first = s.substr(0, 1)
+    # the hour's two digits: DuckDB's cast would also skip a space after the "T"
+    hour = [s.substr(11, 1), s.substr(12, 1)]
     iso_like = ((s.substr(4, 1) == "-") & (s.substr(7, 1) == "-")
                 & (first >= "0") & (first <= "9")
                 # comparisons, not isin: DuckDB runs `length(s) IN (...)` many times slower
                 & ((n == 10) | (n == 16) | (n == 19) | ((n >= 21) & (n <= 26)))
                 & ((n == 10) | ((s.substr(13, 1) == ":")
                                 & ((s.substr(10, 1) == " ") | (s.substr(10, 1) == "T"))
+                                & (hour[0] >= "0") & (hour[1] >= "0") & (hour[1] <= "9")
                                 & (s.substr(11, 2) <= "23")))
                 & ((n <= 16) | (s.substr(16, 1) == ":"))
                 & ((n <= 19) | (s.substr(19, 1) == "."))
