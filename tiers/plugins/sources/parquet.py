@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import os
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field
@@ -11,7 +12,7 @@ from pydantic import Field
 from tiers.core.errors import Problem
 from tiers.core.hookspecs import hookimpl
 from tiers.plugins.sources.options import TableOptions
-from tiers.plugins.sources.quality import FILE, LINE, SourceError
+from tiers.plugins.sources.quality import FILE, LINE, RowCheck, SourceError
 from tiers.plugins.sources.table_source import TableSource, backend_name
 
 if TYPE_CHECKING:
@@ -84,6 +85,7 @@ class ParquetSource(TableSource):
         name = table_name(f"parquet_{self.role}")
         try:
             if backend_name(con) == "duckdb":
+                self._read = (name, files)
                 table = con.read_parquet(files, table_name=name, filename="_tiers_filename",
                                          file_row_number=True,
                                          hive_partitioning=self.config.hive_partitioning)
@@ -105,6 +107,16 @@ class ParquetSource(TableSource):
             raise SourceError(f"{self.label}: could not read Parquet: {_first_line(exc)}\n"
                               "    fix: write the file(s) again; all parts need one schema"
                               ) from None
+
+    def row_check(self, con: Any, only: Sequence[str] | None = None) -> RowCheck:
+        check = super().row_check(con, only)
+        read = getattr(self, "_read", None)
+        if read is not None and backend_name(con) == "duckdb":
+            from tiers.plugins.sources.statistics import parquet_extremes
+
+            view, files = read
+            check.extremes = lambda columns: parquet_extremes(con, files, view, columns)
+        return check
 
     def _validate_files(self, files: list[str]) -> None:
         """Name the broken file (truncated, not Parquet) before the engine fails vaguely."""
