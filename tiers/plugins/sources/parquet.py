@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import os
 from collections.abc import Sequence
+from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field
@@ -46,17 +47,13 @@ class ParquetSource(TableSource):
         return self.files()
 
     def _schema_names(self, files: list[str]) -> list[str]:
-        root = str(self.context.resolve(self.config.path))
-        if not os.path.isdir(root):
-            # one footer read; pyarrow.dataset (needed for partition columns) costs a
-            # noticeable part of a run's start-up
-            import pyarrow.parquet as pq
-
-            return list(pq.read_schema(files[0]).names)
-        import pyarrow.dataset as ds
-
-        partitioning = "hive" if self.config.hive_partitioning else None
-        return list(ds.dataset(root, format="parquet", partitioning=partitioning).schema.names)
+        # the columns as the engine will read them (partition folders included), from the
+        # footers alone
+        listed = ", ".join(_literal(f) for f in files)
+        hive = "true" if self.config.hive_partitioning else "false"
+        return [row[0] for row in _footers().cursor().execute(
+            f"DESCRIBE SELECT * FROM read_parquet([{listed}], hive_partitioning = {hive})"
+        ).fetchall()]
 
     def check(self) -> list[Problem]:
         files = self.files()
@@ -120,17 +117,30 @@ class ParquetSource(TableSource):
 
     def _validate_files(self, files: list[str]) -> None:
         """Name the broken file (truncated, not Parquet) before the engine fails vaguely."""
-        import pyarrow.parquet as pq
-
         for path in files:
             try:
-                pq.read_metadata(path)
+                _footers().cursor().execute(
+                    f"SELECT 1 FROM parquet_file_metadata({_literal(path)})")
             except Exception as exc:
                 raise SourceError(
                     f"{self.label}: {path} is not a readable Parquet file "
                     f"({_first_line(exc)})\n"
                     "    fix: it may be truncated or still being written; write it again"
                 ) from None
+
+
+@cache
+def _footers() -> Any:
+    """A DuckDB connection of its own for reading footers, before and apart from the engine's
+    (which may be Spark): DuckDB reads them without importing pyarrow's Parquet modules.
+    Each read takes a cursor of its own, so threads may share it."""
+    import duckdb
+
+    return duckdb.connect()
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _first_line(exc: Exception) -> str:
