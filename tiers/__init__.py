@@ -18,10 +18,12 @@ from tiers.core.errors import DataError, PluginError, Problem, RulesetError, Tie
 from tiers.core.hookspecs import hookimpl
 from tiers.core.version import __version__
 from tiers.engine.lazy_compilers import install as _install_lazy_compilers
+from tiers.engine.type_names import install as _install_type_names
 from tiers.moved import install as _install_moved
 
 _install_moved()
 _install_lazy_compilers()
+_install_type_names()
 
 if TYPE_CHECKING:
     from tiers.actions.templates import TemplateError
