@@ -65,7 +65,20 @@ def parse_counts(stdout: str) -> dict[str, int]:
 
 
 def median_run(name: str, cmd: list[str], repeat: int, tree: bool = False) -> Result:
-    runs = [run_process(name, cmd, child_env(), tree=tree) for _ in range(repeat)]
+    return report(name, [run_process(name, cmd, child_env(), tree=tree) for _ in range(repeat)])
+
+
+def in_turn(contenders: list[tuple[str, list[str]]], repeat: int) -> list[Result]:
+    """Each contender once per round, ``repeat`` rounds: a machine whose speed drifts during
+    the benchmark then slows every contender alike, and the ratios hold."""
+    runs: dict[str, list] = {name: [] for name, _ in contenders}
+    for _ in range(repeat):
+        for name, cmd in contenders:
+            runs[name].append(run_process(name, cmd, child_env()))
+    return [report(name, runs[name]) for name, _ in contenders]
+
+
+def report(name: str, runs: list) -> Result:
     best = sorted(runs, key=lambda m: m.wall)[(len(runs) - 1) // 2]
     print(f"  {name:<34} {best.wall:8.2f} s  cpu {best.cpu:7.2f} s  {best.peak_mb:8.0f} MB  "
           f"(runs: {', '.join(f'{r.wall:.2f}' for r in runs)}; load {best.load:.1f})",
@@ -104,15 +117,14 @@ def bench_size(size: str, repeat: int, pandas: bool, spark: bool) -> tuple[list[
     py = sys.executable
     note = ""
     print(f"{size} orders ({orders.stat().st_size / 1e6:,.0f} MB Parquet):", file=sys.stderr)
-    results = [
-        median_run(TIERS, tiers_run(ruleset), repeat),
-        median_run(SQL, [py, str(HERE / "sql_duckdb.py"), str(orders)], repeat),
-        median_run(NODUP, tiers_run(write_ruleset(size, orders, "parquet", checks=False)),
-                   repeat),
+    contenders = [
+        (TIERS, tiers_run(ruleset)),
+        (SQL, [py, str(HERE / "sql_duckdb.py"), str(orders)]),
+        (NODUP, tiers_run(write_ruleset(size, orders, "parquet", checks=False))),
     ]
     if pandas:
-        results.append(median_run(PANDAS, [py, str(HERE / "pandas_job.py"), str(orders)],
-                                  repeat))
+        contenders.append((PANDAS, [py, str(HERE / "pandas_job.py"), str(orders)]))
+    results = in_turn(contenders, repeat)
     if spark:
         try:
             results.append(median_run(SPARK, tiers_run(ruleset, "--engine", "pyspark"), 1,
@@ -142,8 +154,9 @@ def render(results: dict[str, list[Result]], notes: dict[str, str], repeat: int)
         "vs pandas",
         "",
         f"Measured by `python benchmarks/run.py` ({machine_line()} when writing). Each figure "
-        f"is one process from start to exit (median of {repeat} below 100M orders, Spark "
-        "once); peak memory is its maximum resident set (for Spark, the whole process tree "
+        f"is one process from start to exit (median of {repeat} below 100M orders, the "
+        "contenders taking turns, one run each per round; Spark once); peak memory is its "
+        "maximum resident set (for Spark, the whole process tree "
         "with the JVM, sampled). Data: `benchmarks/generate.py` (customers about a tenth of "
         "orders, skewed order counts, lognormal amounts, 3 % refunds, two years), read as "
         "Parquet; ruleset: spend + frequency thresholds over 365 days "
