@@ -141,3 +141,10 @@ def test_several_files_are_proven_together(tmp_path, source_from, con, passes):
     assert (src.report.rows_loaded, src.report.rejected) == (N - 1, {"out_of_range_order_ts": 1})
     assert len(got) == N - 1
     assert passes == [False]
+
+
+def test_legacy_int96_timestamps_are_checked_row_by_row(tmp_path, source_from, con, passes):
+    report, _ = load(tmp_path, source_from, con, orders(order_ts=dt.datetime(1850, 1, 1)),
+                     "int96.parquet", use_deprecated_int96_timestamps=True)
+    assert report == (N, N - 1, {"out_of_range_order_ts": 1})
+    assert passes == [False]

@@ -56,15 +56,24 @@ def parquet_extremes(con: Any, files: list[str], view: str, columns: list[str]
             f"max({high}) FILTER (WHERE {this}) AS high_{i}",
             f"coalesce(sum(stats_null_count) FILTER (WHERE {this}), 0) > 0 AS nulls_{i}",
             f"count(*) FILTER (WHERE {this}) AS groups_{i}",
-            # a row group without bounds is known only when all its values are NULL
-            f"count(*) FILTER (WHERE {this} AND (stats_null_count IS NULL OR (({low}) IS NULL "
-            f"OR ({high}) IS NULL) AND stats_null_count < row_group_num_rows)) AS unknown_{i}",
+            # a row group without bounds is known only when all its values are NULL; INT96
+            # (legacy timestamps) has no defined order
+            f"count(*) FILTER (WHERE {this} AND (type = 'INT96' OR stats_null_count IS NULL "
+            f"OR (({low}) IS NULL OR ({high}) IS NULL) AND stats_null_count < "
+            f"row_group_num_rows)) AS unknown_{i}",
         ]
     listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
     name = table_name("extremes")
     checks = ["groups"] + [f"{k}_{i}" for i in range(len(columns))
                            for k in ("nulls", "groups", "unknown")]
+    # bounds follow each type's own order only in files that say so (parquet-format's
+    # ColumnOrder); older writers compared decimals and text by signed bytes
+    unordered = (f"SELECT count(*) FROM parquet_file_metadata([{listed}]) WHERE "
+                 "coalesce(len(column_orders), 0) = 0 OR len(list_filter(column_orders, "
+                 "o -> o NOT LIKE '%TypeDefinedOrder%')) > 0")
     try:
+        if con.raw_sql(unordered).fetchone()[0]:
+            return None
         con.raw_sql(f"CREATE TEMP TABLE {quote(name)} AS SELECT {', '.join(parts)} "
                     f"FROM parquet_metadata([{listed}])")
         row = con.raw_sql(f"SELECT {', '.join(checks)} FROM {quote(name)}").fetchone()
