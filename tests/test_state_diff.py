@@ -204,12 +204,23 @@ def test_text_with_a_nul_is_bound_by_the_driver_and_kept_whole(tmp_path, monkeyp
     assert not bulk._json_types(pa.table({"f": [1.5]}))   # floats keep the driver's binding
 
 
+def _numbering(monkeypatch) -> list:
+    """How many combinations each numbered insert loaded."""
+    from tiers.store import json_insert
+
+    numbered: list = []
+    load = json_insert._load_codes
+    monkeypatch.setattr(json_insert, "_load_codes",
+                        lambda conn, combos: numbered.append(len(combos)) or load(conn, combos))
+    return numbered
+
+
 def test_columns_of_few_values_are_numbered_and_stored_as_the_driver_binds_them(
         tmp_path, monkeypatch):
     """A column of few values (text, integers, booleans, with NULLs among them) is sent as
     the number of its combination; each shape (one other column, several, none) stores what
     the driver stores, in order, across chunks."""
-    from tiers.store import bulk, json_insert
+    from tiers.store import bulk
 
     n = 1200
     few = {
@@ -226,10 +237,7 @@ def test_columns_of_few_values_are_numbered_and_stored_as_the_driver_binds_them(
         "several": pa.table({"id": ids, **few, "n": pa.array(range(n), pa.int64())}),
         "none": pa.table(few),
     }
-    numbered = []
-    load = json_insert._load_codes
-    monkeypatch.setattr(json_insert, "_load_codes",
-                        lambda conn, combos: numbered.append(len(combos)) or load(conn, combos))
+    numbered = _numbering(monkeypatch)
     monkeypatch.setattr(bulk, "CHUNK", 500)
     returned = _spied(monkeypatch)
     for shape, rows in shapes.items():
@@ -246,14 +254,11 @@ def test_columns_of_few_values_are_numbered_and_stored_as_the_driver_binds_them(
 def test_combinations_beyond_one_per_few_rows_go_as_row_values(tmp_path, monkeypatch):
     """Two columns of 8 values each: 64 combinations over 256 rows are too many, so one is
     numbered and the other travels with each row; the values are the driver's."""
-    from tiers.store import bulk, json_insert
+    from tiers.store import bulk
 
     n = 256
     rows = pa.table({"a": [f"a{i % 8}" for i in range(n)], "b": [i // 32 for i in range(n)]})
-    numbered = []
-    load = json_insert._load_codes
-    monkeypatch.setattr(json_insert, "_load_codes",
-                        lambda conn, combos: numbered.append(len(combos)) or load(conn, combos))
+    numbered = _numbering(monkeypatch)
     by_json = _stored(tmp_path, "json.db", rows)
     assert numbered == [8]
     monkeypatch.setattr(bulk, "_json_types", lambda table: False)

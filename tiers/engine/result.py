@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tiers.core.errors import DataError, TiersError
-from tiers.core.sqltext import quote
+from tiers.core.sqltext import literal, quote
 from tiers.engine.evaluate import evaluate
 from tiers.engine.fetch import stored_name, to_arrow
 
@@ -176,8 +176,8 @@ def write_export(result: RunResult, path: Path) -> None:
         columns = ", ".join(quote(c) for c in result.export_columns())
 
         def copy(tmp: Path) -> None:
-            target = str(tmp).replace("'", "''")
-            duck.execute(f"COPY (SELECT {columns} FROM {name}) TO '{target}' (FORMAT parquet)")
+            duck.execute(f"COPY (SELECT {columns} FROM {name}) TO {literal(str(tmp))} "
+                         "(FORMAT parquet)")
 
         write_atomic(path, copy)
     except (OSError, duckdb.IOException) as exc:

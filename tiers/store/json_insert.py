@@ -188,8 +188,10 @@ def _numbered(values: pa.Table, few: list[str], n: int) -> Coded | None:
         found = found // radix
     combos = list(zip(*reversed(picked), strict=True))
     width = len(str(len(combos) - 1))
-    table = np.array([list(f"{i:0{width}d}".encode()) for i in range(len(combos))], np.uint8)
-    digits = table[(np.cumsum(present) - 1)[code]].tobytes()
+    # each combination's number as `width` ASCII digits, most significant first
+    ids = np.arange(len(combos), dtype=np.int64)
+    table = np.stack([ids // 10 ** k % 10 for k in reversed(range(width))], axis=1)
+    digits = (table + ord("0")).astype(np.uint8)[(np.cumsum(present) - 1)[code]].tobytes()
     return Coded(columns, combos, digits, width)
 
 

@@ -12,6 +12,7 @@ from pydantic import Field
 
 from tiers.core.errors import Problem
 from tiers.core.hookspecs import hookimpl
+from tiers.core.sqltext import literal
 from tiers.plugins.sources.options import TableOptions
 from tiers.plugins.sources.quality import FILE, LINE, RowCheck, SourceError
 from tiers.plugins.sources.table_source import TableSource, backend_name
@@ -31,6 +32,8 @@ class ParquetSource(TableSource):
     description = "Parquet files or a hive-partitioned directory"
     Config: ClassVar[type[ParquetConfig]] = ParquetConfig
     stored = False  # typed rows: reading them again is cheaper than a copy
+    #: the DuckDB view raw() reads the files through, and the files (for their statistics)
+    _read: tuple[str, list[str]] | None = None
 
     def describe(self) -> str:
         return self.config.path
@@ -49,7 +52,7 @@ class ParquetSource(TableSource):
     def _schema_names(self, files: list[str]) -> list[str]:
         # the columns as the engine will read them (partition folders included), from the
         # footers alone
-        listed = ", ".join(_literal(f) for f in files)
+        listed = ", ".join(literal(f) for f in files)
         hive = "true" if self.config.hive_partitioning else "false"
         return [row[0] for row in _footers().cursor().execute(
             f"DESCRIBE SELECT * FROM read_parquet([{listed}], hive_partitioning = {hive})"
@@ -107,7 +110,7 @@ class ParquetSource(TableSource):
 
     def row_check(self, con: Any, only: Sequence[str] | None = None) -> RowCheck:
         check = super().row_check(con, only)
-        read = getattr(self, "_read", None)
+        read = self._read
         if read is not None and backend_name(con) == "duckdb":
             from tiers.plugins.sources.statistics import parquet_extremes
 
@@ -120,7 +123,7 @@ class ParquetSource(TableSource):
         for path in files:
             try:
                 _footers().cursor().execute(
-                    f"SELECT 1 FROM parquet_file_metadata({_literal(path)})")
+                    f"SELECT 1 FROM parquet_file_metadata({literal(path)})")
             except Exception as exc:
                 raise SourceError(
                     f"{self.label}: {path} is not a readable Parquet file "
@@ -137,10 +140,6 @@ def _footers() -> Any:
     import duckdb
 
     return duckdb.connect()
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _first_line(exc: Exception) -> str:

@@ -52,6 +52,8 @@ HANDLED = ("duplicate_row_dropped", "duplicate_order_id_dropped", "duplicate_ord
 REPLACEMENT = "\ufffd"
 # Secrets at least this long are also masked inside the rejected rows' values.
 MIN_ECHOED_SECRET = 6
+# The fields parse_fields reads and may reject a row for; other columns pass as they are.
+PARSED = (*ID_FIELDS, "amount", "currency", *TIMESTAMP_FIELDS, *DATE_FIELDS)
 # Dates this far past the later of as-of and now (to the hour) cannot be real.
 FUTURE_TOLERANCE = dt.timedelta(days=1)
 
@@ -208,7 +210,7 @@ def parse_fields(table: ir.Table, check: RowCheck, as_of: dt.datetime | None,
     )
 
     options = check.options
-    text_fields = [n for n in (*ID_FIELDS, "amount", "currency", *TIMESTAMP_FIELDS, *DATE_FIELDS)
+    text_fields = [n for n in PARSED
                    if n in table.columns and table[n].type().is_string()]
     string_ids = [] if proven_clean else [n for n in ID_FIELDS if n in text_fields]
     if proven_clean:
@@ -588,8 +590,7 @@ def _proven(raw: ir.Table, mapped: ir.Table, check: RowCheck, as_of: dt.datetime
             or check.extra_reasons or check.max_field_bytes is not None or check.binary_check
             or INVALID in raw.columns or options.timezone or options.file_timezone):
         return False
-    fields = [f for f in (*ID_FIELDS, "amount", "currency", *TIMESTAMP_FIELDS, *DATE_FIELDS)
-              if f in mapped.columns]
+    fields = [f for f in PARSED if f in mapped.columns]
     for name in fields:
         dtype = mapped[name].type()
         # a stored load's first pass does not tell which text ids need work (FIX_KEY)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tiers.core.sqltext import quote
+from tiers.core.sqltext import literal, quote
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -49,7 +49,7 @@ def parquet_extremes(con: Any, files: list[str], view: str, columns: list[str]
     parts = ["count(DISTINCT (file_name, row_group_id)) AS groups"]
     for i, column in enumerate(columns):
         kind = types[column]
-        this = f"path_in_schema = '{column.replace(chr(39), chr(39) * 2)}'"
+        this = f"path_in_schema = {literal(column)}"
         low, high = (f"TRY_CAST(stats_{e}_value AS {kind})" for e in ("min", "max"))
         parts += [
             f"min({low}) FILTER (WHERE {this}) AS low_{i}",
@@ -62,7 +62,7 @@ def parquet_extremes(con: Any, files: list[str], view: str, columns: list[str]
             f"OR (({low}) IS NULL OR ({high}) IS NULL) AND stats_null_count < "
             f"row_group_num_rows)) AS unknown_{i}",
         ]
-    listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+    listed = ", ".join(literal(f) for f in files)
     name = table_name("extremes")
     checks = ["groups"] + [f"{k}_{i}" for i in range(len(columns))
                            for k in ("nulls", "groups", "unknown")]
