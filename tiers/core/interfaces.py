@@ -116,10 +116,21 @@ class Source(Component):
 
     #: columns the table offers after mapping, for docs and validation
     provides: ClassVar[Sequence[str]] = ()
+    #: set by the engine before :meth:`load` when it will pass the distinct customer ids of
+    #: the rows to :meth:`confirm_ids`: a load may then take text ids as they are before it
+    #: knows that none needs trimming or normalising, a test of every row otherwise
+    defer_id_check: bool = False
 
     def load(self, con: Any) -> ir.Table:
         """Return the table as an Ibis table on the backend ``con``; no per-row Python."""
         raise NotImplementedError
+
+    def confirm_ids(self, con: Any, ids: ir.Table) -> bool:
+        """After a :meth:`load` with ``defer_id_check``, given every distinct customer id of
+        its rows (``ids.customer_id``): whether the table stands. False means some id needs
+        work the load left out, so the engine loads again with ``defer_id_check`` off. A
+        source that never defers has nothing to confirm."""
+        return True
 
     def load_only(self, con: Any, customer_ids: Sequence[str]) -> ir.Table:
         """Only these customers' rows (``tiers explain``, `tiers serve` simulations). The

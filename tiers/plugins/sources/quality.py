@@ -86,6 +86,9 @@ class LoadReport:
     rejects_file: str | None = None
     #: other things the run should know, e.g. credentials withheld from another origin
     notes: list[str] = field(default_factory=list)
+    #: the customer ids were taken as they are, before anything showed that none needs
+    #: trimming or normalising: the caller that asked for this (RowCheck.defer_ids) tests them
+    ids_unconfirmed: bool = False
 
     @property
     def rejected_total(self) -> int:
@@ -136,6 +139,10 @@ class RowCheck:
     explain_read_error: Callable[[Exception], str | None] | None = None
     #: values never to write into a file (credentials in page URLs, echoed tokens)
     secrets: list[str] = field(default_factory=list)
+    #: the caller tests the distinct customer ids itself (see ids_need_work): a load the
+    #: statistics prove may then take them as they are, without a pass over every row for
+    #: ids to trim or normalise (``LoadReport.ids_unconfirmed`` says it did)
+    defer_ids: bool = False
     #: the least and greatest value of raw columns, from the data's own statistics
     #: (Parquet footers), or None when some are unknown; see tiers.plugins.sources.statistics
     extremes: Callable[[list[str]], Extremes | None] | None = None
@@ -180,6 +187,27 @@ def _text(col: ir.Value) -> ir.StringValue:
         # ids stored as floats by spreadsheets: 1001.0 -> "1001"
         return col.try_cast("int64").cast("string")
     return col.cast("string")
+
+
+def _needs_work(raw: ir.StringValue, odd: ir.BooleanValue, trimmed: ir.StringValue,
+                backend: str) -> ir.BooleanValue:
+    """Whether an id changes when it is made plain: it is not ASCII (``odd``), or trimming
+    changed its length (a length DuckDB keeps with the text: no scan)."""
+    from tiers.plugins.sources.functions import byte_length
+
+    return odd | (byte_length(trimmed, backend) != byte_length(raw, backend))
+
+
+def ids_need_work(con: Any, ids: ir.StringColumn, backend: str) -> bool:
+    """Whether any of ``ids`` (raw text) needs trimming or normalising: the test a load left
+    to its caller (``RowCheck.defer_ids``), run over the distinct ids the caller has anyway."""
+    from tiers import compile_sql
+    from tiers.plugins.sources.functions import odd_id
+    from tiers.plugins.sources.parsing import trimmed
+
+    test = _needs_work(ids, odd_id(ids, backend), trimmed(ids), backend).any()
+    found = con.raw_sql(compile_sql(con, test.name("work"))).fetchone()
+    return bool(found and found[0])
 
 
 def parse_fields(table: ir.Table, check: RowCheck, as_of: dt.datetime | None,
@@ -284,10 +312,8 @@ def parse_fields(table: ir.Table, check: RowCheck, as_of: dt.datetime | None,
                 value = normalise_id(table[raw_ids[name]], table[odd[name]], table[name],
                                      check.backend)
                 if check.backend == "duckdb" and not check.stored:
-                    # trimmed iff its length changed (a length DuckDB keeps: no scan)
-                    fix = staged(f"fix_{name}", table[odd[name]] | (
-                        byte_length(table[name], check.backend)
-                        != byte_length(table[raw_ids[name]], check.backend)))
+                    fix = staged(f"fix_{name}", _needs_work(
+                        table[raw_ids[name]], table[odd[name]], table[name], check.backend))
                     values[FIX_KEY + name] = lambda t, c=fix: t[c]
             elif proven_clean and table[name].type().is_string():
                 value = table[name]
@@ -518,7 +544,11 @@ def check_rows(raw: ir.Table, check: RowCheck, as_of: dt.datetime | None = None
         parsed = _materialise(check, parsed)
         if check.backend != "pyspark":
             proven = _proven(raw, mapped, check, as_of)
-            counts, settle, ids_plain = _first_pass(check, parsed, data_columns, proven)
+            # the customer ids are all the statistics leave open: their caller may test them
+            deferred = (proven and check.defer_ids
+                        and _fix_columns(parsed) == [FIX_KEY + "customer_id"])
+            counts, settle, ids_plain = _first_pass(check, parsed, data_columns, proven,
+                                                    deferred)
     checked = parsed
     if settle:
         table = apply_duplicates(parsed, check.options, data_columns, check.role)
@@ -570,6 +600,7 @@ def check_rows(raw: ir.Table, check: RowCheck, as_of: dt.datetime | None = None
                 # id normalising and the reasons (at 10M orders, a third of a query's time)
                 usable = parse_fields(mapped, check, as_of, proven_clean=True)
                 usable = usable.drop(*[c for c in usable.columns if c.startswith("_tiers_")])
+                report.ids_unconfirmed = deferred
                 return _view(check, view, usable), report
             check.con.raw_sql(f"CREATE OR REPLACE TEMP VIEW {quote(view)} AS SELECT * EXCLUDE "
                               f"({', '.join(quote(c) for c in internal)}) FROM {quote(name)}")
@@ -610,11 +641,17 @@ def _proven(raw: ir.Table, mapped: ir.Table, check: RowCheck, as_of: dt.datetime
     return check.con.raw_sql(compile_sql(check.con, probe)).fetchone()[0] == 0
 
 
+def _fix_columns(parsed: ir.Table) -> list[str]:
+    return [c for c in parsed.columns if c.startswith(FIX_KEY)]
+
+
 def _first_pass(check: RowCheck, parsed: ir.Table, data_columns: list[str],
-                proven: bool = False) -> tuple[dict[str | None, int], bool, bool]:
+                proven: bool = False, deferred: bool = False
+                ) -> tuple[dict[str | None, int], bool, bool]:
     """Rows per reject reason; whether some must be set aside or may be duplicates (then
     the counts are taken again after the duplicate policy, and may be partial here); and
     whether the load's text ids are all plain (see :data:`FIX_KEY`; false when unknown).
+    ``deferred``: the caller tests the ids (RowCheck.defer_ids); they count as plain here.
 
     Unique keys (order ids; customer ids in the customers table) among usable rows rule out
     both kinds of duplicate (identical rows share their key), which one distinct count per key
@@ -637,7 +674,7 @@ def _first_pass(check: RowCheck, parsed: ir.Table, data_columns: list[str],
     # without a key, identical rows are told apart by their count of distinct row hashes
     hashed = data_columns if plain is not None and not use_keys and check_rows_ else []
     if plain is not None:
-        fixes = [c for c in parsed.columns if c.startswith(FIX_KEY)]
+        fixes = [] if deferred else _fix_columns(parsed)
         key_list = list(keys) if use_keys else []
         clean = _first_pass_sql(check, plain, key_list, fixes, hashed, proven)
         if proven and any(clean[c] for c in fixes):
@@ -646,7 +683,7 @@ def _first_pass(check: RowCheck, parsed: ir.Table, data_columns: list[str],
         if clean["rows"] != clean["n"]:
             return {None: clean["n"]}, True, False
         counts: dict[str | None, int] = {None: clean["n"]}
-        ids_plain = bool(fixes) and not any(clean[c] for c in fixes)
+        ids_plain = deferred or (bool(fixes) and not any(clean[c] for c in fixes))
     else:
         by_reason = _arrow(check, parsed.group_by(REJECT).aggregate(**metrics)).to_pylist()
         counts = {row[REJECT]: row["n"] for row in by_reason}

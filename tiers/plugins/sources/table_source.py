@@ -92,7 +92,19 @@ class TableSource(Source):
         if as_of is None and self.context.ruleset.as_of is not None:
             d = self.context.ruleset.as_of
             as_of = dt.datetime(d.year, d.month, d.day)
-        table, report = check_rows(raw, self.row_check(con, only), as_of)
+        check = self.row_check(con, only)
+        check.defer_ids = self.defer_id_check and only is None
+        table, report = check_rows(raw, check, as_of)
         if only is None:
             self.report = report
         return table
+
+    def confirm_ids(self, con: Any, ids: ir.Table) -> bool:
+        if self.report is None or not self.report.ids_unconfirmed:
+            return True
+        from tiers.plugins.sources.quality import ids_need_work
+
+        if ids_need_work(con, ids.customer_id, backend_name(con)):
+            return False
+        self.report.ids_unconfirmed = False
+        return True
