@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 
 import pytest
 
 from tests.policytest import make_ruleset
-from tests.semtest import evaluated, prev
+from tests.semtest import evaluated, prev, previous_table
 from tiers.engine.events import birthday_in_range
+from tiers.ruleset.loader import load_ruleset
 
 LADDER = """
 tiers:
@@ -110,3 +112,41 @@ def test_birthday_in_range(birthday, as_of, days, expected):
     t = ibis.memtable(pa.table({"b": pa.array([birthday], pa.date32())}))
     got = t.select(d=birthday_in_range(t.b, as_of, days)).to_pyarrow()["d"][0].as_py()
     assert got == expected
+
+
+def _counts(path, previous, once: bool) -> tuple[dict[str, int], dict[str, int]]:
+    from tiers.core.asof import as_of_instant
+    from tiers.engine.result import materialize
+
+    loaded = load_ruleset(path)
+    result = materialize(loaded, as_of_instant(loaded.model.as_of), None,
+                         previous_table(previous) if previous is not None else None, once=once)
+    return result.event_counts, {t.tier: t.customers for t in result.summary}
+
+
+@pytest.mark.parametrize("once", [False, True], ids=["stored", "view"])
+@pytest.mark.parametrize("previous", [None, PREVIOUS], ids=["first run", "previous state"])
+def test_the_counts_of_a_run_are_those_of_its_events(tmp_path, previous, once):
+    """Counted in one pass over the result (flags summed, not filtered on), whether the
+    result is stored or a view: the same numbers as the events table actions read."""
+    path = _path(tmp_path, "events: {at_risk: {within_days: 10, margin: 0.1}, "
+                           "birthday: {days: 7}}\n")
+    rows, events = evaluated(path, previous)
+    counts, tiers = _counts(path, previous, once)
+    assert counts == dict(sorted(Counter(e for _, e, _ in events).items()))
+    held = Counter(r["tier"] for r in rows.values())
+    assert tiers == {t: held.get(t, 0) for t in ("basic", "silver", "gold")}
+    assert {"at_risk", "birthday", "segment_entered"} <= set(counts)
+
+
+def test_labels_held_before_are_left_when_no_policy_gives_labels_any_more(tmp_path):
+    """Without segment policies no label can be entered, but the previous state's labels
+    are still left: only the part that cannot have rows is dropped."""
+    body = LADDER.split("  - type: expression")[0]
+    path = make_ruleset(tmp_path, body, ORDERS)
+    _, events = evaluated(path, PREVIOUS)
+    assert {(c, d) for c, e, d in events if e.startswith("segment")} == {
+        ("a", "regular"), ("b", "regular")}
+    assert {e for _, e, _ in events if e.startswith("segment")} == {"segment_left"}
+    counts, _ = _counts(path, PREVIOUS, once=True)
+    assert counts["segment_left"] == 2 and "segment_entered" not in counts

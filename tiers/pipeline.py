@@ -57,7 +57,8 @@ def run(loaded: LoadedRuleset, as_of: Any = None, out: str | Path | None = None,
         loaded.pm.hook.run_started(ruleset=loaded.model, as_of=instant)
     with dry_run_scope(dry_run) as would:
         store = open_state(loaded, state, dry_run, url)
-        result = run_job(loaded, instant, con, store, dry_run, progress)
+        result = run_job(loaded, instant, con, store, dry_run, progress,
+                         export=target is not None and not dry_run)
         if target is not None and dry_run:
             would_write(f"{result.customers:,} rows to {out}")
         elif target is not None:
@@ -207,8 +208,10 @@ def ruleset_outputs(loaded: LoadedRuleset, instant: dt.datetime) -> list[tuple[s
 
 
 def run_job(loaded: LoadedRuleset, instant: dt.datetime, con: Any,
-            store: StateStore | None, dry_run: bool, progress: Progress | None = None
-            ) -> RunResult:
+            store: StateStore | None, dry_run: bool, progress: Progress | None = None,
+            *, export: bool = False) -> RunResult:
+    """Evaluate, then plan, record and apply as the store and ``dry_run`` allow.
+    ``export``: the caller writes the per-customer rows afterwards."""
     from tiers.engine.backends import connect
 
     notes: list[str] = []
@@ -235,7 +238,9 @@ def run_job(loaded: LoadedRuleset, instant: dt.datetime, con: Any,
         previous = store.previous(loaded.name, con) if store and not backdated else None
         load_previous = time.perf_counter() - t0
         _stage(progress, "evaluate")
-        result = materialize(loaded, instant, con, previous)
+        # recording, planning and exporting read every row: the result is kept for them
+        once = handle is None and not loaded.actions and not export
+        result = materialize(loaded, instant, con, previous, once=once)
         result.timings["previous"] = load_previous
         result.notes += notes
         result.dry_run = dry_run

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from tiers.core.asof import as_of_instant
 from tiers.core.errors import DataError, TiersError
 from tiers.engine.conditions import compile_conditions, highest_true, maintained_rank
-from tiers.engine.events import events_table
+from tiers.engine.events import event_counts, events_table
 from tiers.engine.metrics import attach, customer_metrics
 from tiers.engine.pins import load_pins, pin_in_force
 from tiers.engine.retention import assign, tier_event
@@ -40,15 +40,29 @@ class Evaluation:
     policy_columns: dict[str, str]
     events: ir.Table | None = None
     settled: bool = False
+    #: whether the previous state was given (else no segment can have been left)
+    previous: bool = True
 
-    def settle(self) -> Evaluation:
+    def events_of(self, table: ir.Table, counts: bool = False) -> ir.Table:
+        """The events of ``table`` (or, with ``counts``, their number per event)."""
+        labels = any(p.output == "segment" for p in self.ruleset.policies)
+        build = event_counts if counts else events_table
+        return build(table, self.ruleset.model.events, self.as_of, labels=labels,
+                     before=self.previous)
+
+    def settle(self, *, once: bool = False) -> Evaluation:
         """Compute the per-customer result once on the backend; ``table`` and ``events`` then
-        refer to it, so every later query (fetch, events, actions, explain) is small."""
+        refer to it, so every later query (fetch, events, actions, explain) is small.
+
+        ``once``: the caller reads only the tier and event counts. On DuckDB the result is
+        then a view: each count computes just the columns it needs, cheaper than storing
+        every column of every customer (900k customers: 0.19 s)."""
         if not self.settled:
-            self.table = register(self.con, self.table, "result")
-            # the export and every action read the events: computed once too
-            self.events = register(self.con, events_table(
-                self.table, self.ruleset.model.events, self.as_of), "events")
+            self.table = register(self.con, self.table, "result", view=once)
+            # every action reads the events, so they are computed once; without actions
+            # only their counts are read, once, and a view costs no copy
+            self.events = register(self.con, self.events_of(self.table), "events",
+                                   view=once or not self.ruleset.actions)
             self.settled = True
         return self
 
@@ -327,7 +341,9 @@ def evaluate(loaded: LoadedRuleset, as_of: Any = None, con: Any = None,
             table.prev_since.fill_null(instant), ibis.literal(instant, type="timestamp")),
     )
     table = with_at_risk(loaded, table, instant)
-    events = events_table(table, loaded.model.events, instant)
     metric_columns = list(dict.fromkeys(s.column for s in loaded.metric_specs))
     policy_columns = {c.removeprefix("rank_"): c for c in ranks}
-    return Evaluation(loaded, instant, con, table, metric_columns, policy_columns, events)
+    evaluation = Evaluation(loaded, instant, con, table, metric_columns, policy_columns,
+                            previous=prev is not None)
+    evaluation.events = evaluation.events_of(table)
+    return evaluation

@@ -132,18 +132,20 @@ def _engine_errors(fn: Any, *args: Any) -> Any:
         raise DataError(f"the engine could not evaluate the ruleset: {exc}") from None
 
 
-def materialize(loaded: LoadedRuleset, instant: dt.datetime, con: Any, previous: Any
-                ) -> RunResult:
+def materialize(loaded: LoadedRuleset, instant: dt.datetime, con: Any, previous: Any,
+                *, once: bool = False) -> RunResult:
     """Evaluate against ``previous`` state, compute the per-customer result once on the
-    backend, and count its tiers and events there."""
+    backend, and count its tiers and events there.
+
+    ``once``: nothing but these counts will read the result (a dry run without actions), so
+    it need not be stored (see :meth:`Evaluation.settle`); reading it anyway is correct, only
+    slower."""
     started = time.perf_counter()
     evaluation = evaluate(loaded, instant, con, previous=previous)
     try:
-        evaluation.settle()
+        evaluation.settle(once=once)
         summary, customers = summarize(loaded, evaluation)
-        counts = None
-        if evaluation.events is not None:
-            counts = count_by(evaluation.con, evaluation.events, "event")
+        counts = to_arrow(evaluation.con, evaluation.events_of(evaluation.table, counts=True))
     except TiersError:
         raise
     except Exception as exc:
@@ -151,8 +153,11 @@ def materialize(loaded: LoadedRuleset, instant: dt.datetime, con: Any, previous:
     timings = {"evaluate": time.perf_counter() - started}
     result = RunResult(loaded, instant, evaluation.metric_columns, summary, customers, timings,
                        evaluation=evaluation)
-    if counts is not None:
-        result.event_counts = {event: n for event, (n, _) in sorted(counts.items())}
+    totals: dict[str, int] = {}
+    for row in counts.to_pylist():
+        if row["n"]:
+            totals[row["event"]] = totals.get(row["event"], 0) + row["n"]
+    result.event_counts = dict(sorted(totals.items()))
     return result
 
 
