@@ -37,6 +37,31 @@ def test_a_run_does_not_import_pandas() -> None:
     assert out.stdout.strip() == "False"
 
 
+def test_a_json_dry_run_loads_no_mail_or_terminal_modules(tmp_path: Path) -> None:
+    """Every run loads the built-in plugins; the email one and the rich tables load what they
+    need when they send or print, not at start-up (about 40 ms of every command)."""
+    import shutil
+
+    target = tmp_path / "rulesets"
+    shutil.copytree(ROOT / "rulesets", target, ignore=shutil.ignore_patterns(".tiers"))
+    code = (
+        "import sys\n"
+        "from tiers.cli import main\n"
+        f"sys.argv = ['tiers', 'run', {str(target / 'retail.yaml')!r}, '--dry-run',"
+        " '--format', 'json']\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        "heavy = ['smtplib', 'ssl', 'rich.console', 'rich.table']\n"
+        "print(' '.join(m for m in heavy if m in sys.modules), file=sys.stderr)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert '"customers": 4000' in out.stdout
+    assert out.stderr.strip() == ""
+
+
 @pytest.mark.parametrize("suffix", [".parquet", ".csv"])
 def test_out_writes_the_exported_columns_without_fetching_the_result(tmp_path: Path,
                                                                      suffix: str) -> None:

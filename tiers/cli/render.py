@@ -13,13 +13,11 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
-
 from tiers.core.words import counted
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from tiers.core.plugins import Registry
     from tiers.engine.result import RunResult
 
@@ -30,6 +28,9 @@ UNBOUNDED_WIDTH = 1_000_000
 
 def console() -> Console:
     """Stdout: the terminal's width on a terminal, unbounded in pipes and files."""
+    # rich is imported by what prints for people only: JSON and CSV go without it
+    from rich.console import Console
+
     c = Console(highlight=False, soft_wrap=True)
     if not c.is_terminal:
         c = Console(highlight=False, soft_wrap=True, width=UNBOUNDED_WIDTH, no_color=True)
@@ -77,6 +78,8 @@ def _money(value: float) -> str:
 
 
 def print_run(result: RunResult, out: Path | None) -> None:
+    from rich.table import Table
+
     c = console()
     model = result.ruleset.model
     currency = f" ({model.currency})" if model.currency else ""
@@ -155,6 +158,9 @@ def plugin_rows(registry: Registry) -> list[dict[str, Any]]:
 
 
 def print_plugins(registry: Registry) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
     c = console()
     table = Table(title="Loaded plugins", title_justify="left")
     for col in ("Plugin", "Version", "Sources", "Policies", "Actions"):

@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.table import Table
-
 from tiers.cli.render import console
 from tiers.core import exits
 from tiers.core.words import counted
@@ -31,6 +29,8 @@ def print_actions(result: RunResult, ruleset: Path) -> None:
     applied = result.applied
     if applied is None:
         return
+    from rich.table import Table
+
     table = Table(title="Actions", title_justify="left")
     for col in ("Action", "Type", "Planned", "New", "Resumed", "Done", "Failed", "Waiting"):
         table.add_column(col, justify="left" if col in ("Action", "Type") else "right")
@@ -62,6 +62,8 @@ def _print_plan(result: RunResult) -> None:
     if not result.plans:
         c.print("Dry run: no actions to plan; nothing was written.")
         return
+    from rich.table import Table
+
     table = Table(title="Plan (dry run: nothing was written or sent)", title_justify="left")
     for col in ("Action", "Type", "Intents", "Already issued", "Sample"):
         table.add_column(col, justify="right" if col in ("Intents", "Already issued") else

@@ -16,12 +16,8 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import smtplib
-import ssl
 import time
 from collections.abc import Iterable, Iterator
-from email.message import EmailMessage
-from email.utils import formatdate, getaddresses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -35,6 +31,10 @@ from tiers.core.hookspecs import hookimpl
 from tiers.plugins.actions.mailbox import BadAddress, mailbox
 
 if TYPE_CHECKING:
+    import smtplib
+    import ssl
+    from email.message import EmailMessage
+
     import pyarrow as pa
 from tiers.core.interfaces import ComponentConfig
 
@@ -224,6 +224,10 @@ class EmailAction(Action):
                              ) from None
 
     def message(self, intent: Intent) -> EmailMessage:
+        # the mail and network modules load with the first message, not with every run
+        from email.message import EmailMessage
+        from email.utils import formatdate
+
         p = intent.payload
         msg = EmailMessage()
         msg["From"] = self.config.sender
@@ -272,11 +276,15 @@ class EmailAction(Action):
     def _tls(self) -> ssl.SSLContext:
         """Certificate and host name verified: TLS that anyone on the path could answer
         with their own certificate would hand them the password."""
+        import ssl
+
         ca_file = self.config.smtp.ca_file
         return ssl.create_default_context(
             cafile=str(self.context.resolve(ca_file)) if ca_file else None)
 
     def _connect(self) -> smtplib.SMTP:
+        import smtplib
+
         s = self.config.smtp
         if cleartext_auth_refused(s):  # check() refuses this ruleset; never send it anyway
             raise RuntimeError(f"refusing to send the SMTP password to {s.host} without TLS; "
@@ -295,6 +303,9 @@ class EmailAction(Action):
         return conn
 
     def _over_smtp(self, intents: Iterable[Intent], ctx: ApplyContext) -> Iterator[Outcome]:
+        import smtplib
+        from email.utils import getaddresses
+
         conn = self._connect()  # one connection per batch
         try:
             for intent in intents:

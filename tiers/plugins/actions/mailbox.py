@@ -9,14 +9,15 @@ else, and says why when it refuses, so the intent fails on its own with that rea
 from __future__ import annotations
 
 import re
-from email.utils import getaddresses
 
 # RFC 5322 atext (and non-ASCII letters for internationalised addresses), dot-separated
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u0080-\U0010ffff]+"
-_LOCAL = re.compile(rf"{_ATOM}(?:\.{_ATOM})*")
-_LABEL = re.compile(r"(?!-)[A-Za-z0-9\-\u0080-\U0010ffff]{1,63}(?<!-)")
-_NAMED = re.compile(r'(?P<name>[^<>@,;:"\\]*?|"[^"\\]*")\s*<(?P<addr>[^<>]*)>')
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\u0085]")
+# patterns, not compiled ones: re compiles (and caches) each on first use, so the many runs
+# that send no mail do not pay for these wide character classes
+_LOCAL = rf"{_ATOM}(?:\.{_ATOM})*"
+_LABEL = r"(?!-)[A-Za-z0-9\-\u0080-\U0010ffff]{1,63}(?<!-)"
+_NAMED = r'(?P<name>[^<>@,;:"\\]*?|"[^"\\]*")\s*<(?P<addr>[^<>]*)>'
+_CONTROL = r"[\x00-\x1f\x7f\u2028\u2029\u0085]"
 
 
 class BadAddress(ValueError):
@@ -29,12 +30,14 @@ def mailbox(value: object) -> str:
         raise BadAddress(f"{value!r} is not text")
     if not value.strip():
         raise BadAddress("no address")
-    if _CONTROL.search(value):
+    if re.search(_CONTROL, value):
         raise BadAddress(f"{shown(value)} contains a line break or control character")
     text = value.strip()
-    named = _NAMED.fullmatch(text)
+    named = re.fullmatch(_NAMED, text)
     addr = named["addr"].strip() if named else text
     check_addr_spec(addr, text)
+    from email.utils import getaddresses
+
     parsed = getaddresses([text])  # what the mail library will make of the header
     if len(parsed) != 1 or parsed[0][1] != addr:
         raise BadAddress(f"{shown(text)} is not exactly one address")
@@ -48,10 +51,10 @@ def check_addr_spec(addr: str, whole: str) -> None:
     if addr.count("@") != 1:
         raise BadAddress(f"{shown(whole)} must have exactly one @")
     local, domain = addr.split("@")
-    if len(addr) > 254 or not _LOCAL.fullmatch(local) or len(local) > 64:
+    if len(addr) > 254 or not re.fullmatch(_LOCAL, local) or len(local) > 64:
         raise BadAddress(f"{shown(whole)} has an invalid part before the @")
     labels = domain.split(".")
-    if len(labels) < 2 or not all(_LABEL.fullmatch(label) for label in labels):
+    if len(labels) < 2 or not all(re.fullmatch(_LABEL, label) for label in labels):
         raise BadAddress(f"{shown(whole)} has an invalid domain")
 
 
